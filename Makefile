@@ -1,0 +1,72 @@
+# ringcast: `make` builds, `make run` starts the gateway with the demo, `make test` runs
+# every test. Each target installs what it needs first (`make deps`), so it works alone on
+# a fresh Debian 12 machine.
+SHELL := /bin/bash
+BUILD       ?= build
+BUILD_ASAN  ?= build-asan
+BUILD_FUZZ  ?= build-fuzz
+FUZZ_SECONDS ?= 60
+RUN_ARGS    ?= --echo
+JOBS        ?= $(shell nproc)
+
+DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
+	libssl-dev libfmt-dev libxxhash-dev libcli11-dev libsimdjson-dev \
+	libgtest-dev libbenchmark-dev python3 python3-websockets nodejs npm
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all build deps run test sanitize fuzz bench format clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@if [ ! -d tests/e2e/node_modules/ws ]; then \
+	  echo "installing npm packages for tests/e2e"; \
+	  cd tests/e2e && npm ci --silent --no-audit --no-fund; \
+	fi
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+build: $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: deps build
+	./$(BUILD)/ringcast $(RUN_ARGS)
+
+test: deps build
+	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 600
+
+sanitize: deps
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGCAST_SANITIZE=ON
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j 2 --timeout 900 -LE nosanitize
+
+fuzz: deps
+	CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGCAST_FUZZ=ON
+	cmake --build $(BUILD_FUZZ) -j $(JOBS)
+	@for t in $(BUILD_FUZZ)/fuzz_*; do \
+	  name=$$(basename $$t); corpus=$(BUILD_FUZZ)/corpus/$$name; mkdir -p $$corpus; \
+	  echo "== $$name for $(FUZZ_SECONDS)s"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(BUILD_FUZZ)/ \
+	    $$corpus tests/fuzz/seeds/$${name#fuzz_} 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done' ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
+bench: deps build
+	./$(BUILD)/bench/ringcast_microbench --benchmark_min_time=0.2
+
+format:
+	clang-format -i $$(git ls-files '*.h' '*.cc')
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -1,0 +1,48 @@
+// Flags: every setting of the gateway, with its default and help text, in one struct.
+// Parsed once by main (parseFlags), printed as one block at start-up (formatFlags), then
+// passed down as const. Nothing deeper reads the command line or the environment.
+//
+// Sizes accept a unit (64KiB, 4MiB, 1GiB; KB/MB/GB are powers of ten; no unit = bytes).
+// Durations accept ms, s, m, h (500ms, 25s, 2m); 0 means "off" where the help says so.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringcast {
+
+struct Flags {
+  std::string listen = "0.0.0.0:8080";  // public WebSocket port
+  int threads = 0;                      // loop threads; 0 = one per core
+  int64_t maxConnections = 0;           // 0 = as many as the open-file limit allows
+  uint64_t maxMessageBytes = 1 << 20;   // largest message a client may send (1009 above)
+  uint64_t maxOutbufBytes = 16 << 20;   // bytes queued for one socket before back-pressure
+  int64_t handshakeTimeoutMs = 10'000;  // TCP accept -> completed upgrade
+  int64_t pingIntervalMs = 25'000;      // ping a connection idle this long; 0 = never
+  int64_t pongTimeoutMs = 10'000;       // drop it if no pong (or any frame) arrives in time
+  int64_t idleTimeoutMs = 0;            // drop a client silent this long; 0 = off
+  int64_t closeTimeoutMs = 5'000;       // wait for the peer's close reply, then drop TCP
+  int64_t drainTimeoutMs = 5'000;       // on SIGTERM: wait this long for clients to close
+  std::vector<std::string> allowedOrigins;  // empty = same host and localhost
+  bool echo = false;                        // serve GET /echo
+  std::string logLevel = "info";
+};
+
+// Parses a size such as "16MiB". Returns nullopt on anything malformed or overflowing.
+std::optional<uint64_t> parseSize(std::string_view text);
+// Parses a duration such as "25s" into milliseconds. Returns nullopt when malformed.
+std::optional<int64_t> parseDurationMs(std::string_view text);
+// "16MiB", "25s": the shortest exact spelling, as printed in the start-up block.
+std::string formatSize(uint64_t bytes);
+std::string formatDurationMs(int64_t ms);
+
+// Parses argv. On --help prints the help and exits 0; on a bad flag prints a clear message
+// and exits 2 (a startup failure is fatal by design).
+Flags parseFlagsOrDie(int argc, char** argv);
+// The effective settings, one flag per line, as printed at start-up.
+std::string formatFlags(const Flags& flags);
+
+}  // namespace ringcast

@@ -1,0 +1,93 @@
+// SharedFrame: immutable, reference-counted bytes of one encoded WebSocket frame (or any
+// byte string written to many sockets). Built once by the thread that encodes a message,
+// then referenced by every write queue that sends it; freed by the last release().
+//
+// Thread safety: create() and the bytes are written by one thread before the frame is
+// published; afterwards the bytes are read-only and acquire()/release() are safe from any
+// thread. FrameRef is the RAII handle (move-only, like unique_ptr for one reference).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+#include <string_view>
+#include <utility>
+
+namespace ringcast {
+
+class SharedFrame {
+ public:
+  // Allocates a frame of `size` bytes with one reference owned by the caller. The bytes are
+  // uninitialised; fill them through mutableData() before sharing the frame.
+  static SharedFrame* create(uint32_t size) {
+    void* mem = std::malloc(sizeof(SharedFrame) + size);
+    if (mem == nullptr) throw std::bad_alloc();
+    return new (mem) SharedFrame(size);
+  }
+  static SharedFrame* copyOf(std::string_view bytes) {
+    SharedFrame* f = create(static_cast<uint32_t>(bytes.size()));
+    if (!bytes.empty()) __builtin_memcpy(f->mutableData(), bytes.data(), bytes.size());
+    return f;
+  }
+
+  void acquire() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  // The last release frees the frame. acq_rel: the freeing thread must see every write
+  // made before other threads dropped their references.
+  void release() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      this->~SharedFrame();
+      std::free(this);
+    }
+  }
+
+  const uint8_t* data() const { return bytes_; }
+  uint8_t* mutableData() { return bytes_; }
+  uint32_t size() const { return size_; }
+  std::string_view view() const { return {reinterpret_cast<const char*>(bytes_), size_}; }
+  uint32_t refCount() const { return refs_.load(std::memory_order_relaxed); }
+
+ private:
+  explicit SharedFrame(uint32_t size) : size_(size) {}
+  std::atomic<uint32_t> refs_{1};
+  uint32_t size_;
+  uint8_t bytes_[];  // flexible array member (GNU extension in C++)
+};
+
+// Owns one reference to a SharedFrame.
+class FrameRef {
+ public:
+  FrameRef() = default;
+  explicit FrameRef(SharedFrame* adopted) : f_(adopted) {}  // takes over one reference
+  FrameRef(const FrameRef&) = delete;
+  FrameRef& operator=(const FrameRef&) = delete;
+  FrameRef(FrameRef&& o) noexcept : f_(std::exchange(o.f_, nullptr)) {}
+  FrameRef& operator=(FrameRef&& o) noexcept {
+    if (this != &o) {
+      reset();
+      f_ = std::exchange(o.f_, nullptr);
+    }
+    return *this;
+  }
+  ~FrameRef() { reset(); }
+
+  // A second reference to the same frame.
+  FrameRef share() const {
+    if (f_) f_->acquire();
+    return FrameRef(f_);
+  }
+  void reset() {
+    if (f_) std::exchange(f_, nullptr)->release();
+  }
+  // Gives up ownership of the reference without releasing it (like unique_ptr::release).
+  SharedFrame* detach() { return std::exchange(f_, nullptr); }
+  SharedFrame* get() const { return f_; }
+  SharedFrame* operator->() const { return f_; }
+  explicit operator bool() const { return f_ != nullptr; }
+
+ private:
+  SharedFrame* f_ = nullptr;
+};
+
+}  // namespace ringcast

@@ -1,0 +1,23 @@
+// ThreadOwner records the thread that owns an object and backs assertOwned() in debug
+// builds (compiled out with NDEBUG). Loop-owned objects call assertOwned() first thing in
+// every mutating method, so a call from the wrong thread fails loudly in tests.
+#pragma once
+
+#include <cassert>
+#include <thread>
+
+namespace ringcast {
+
+class ThreadOwner {
+ public:
+  ThreadOwner() : owner_(std::this_thread::get_id()) {}
+  // Hands the object to the calling thread (a loop adopts what main built for it).
+  void adoptByCurrentThread() { owner_ = std::this_thread::get_id(); }
+  bool isOwnedByCurrentThread() const { return owner_ == std::this_thread::get_id(); }
+  void assertOwned() const { assert(isOwnedByCurrentThread() && "called from a thread that does not own this object"); }
+
+ private:
+  std::thread::id owner_;
+};
+
+}  // namespace ringcast

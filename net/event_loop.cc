@@ -1,0 +1,213 @@
+#include "net/event_loop.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "net/tcp_connection.h"
+
+namespace ringcast::net {
+namespace {
+
+constexpr int kMaxEventsPerWait = 1024;
+
+// The eventfd's own Pollable: reading it just clears the wake-up.
+class WakeHandler final : public Pollable {
+ public:
+  explicit WakeHandler(int fd) : fd_(fd) {}
+  void handleEvents(uint32_t) override {
+    uint64_t value;
+    while (::read(fd_, &value, sizeof value) > 0) {
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+void EventLoop::fireConnectionDeadline(TimerNode* node, int64_t nowMs) {
+  // Every node in a loop's wheel is a TcpConnection (the only timer user).
+  static_cast<TcpConnection*>(node)->fireDeadline(nowMs);
+}
+
+EventLoop::EventLoop(int id)
+    : id_(id),
+      epollFd_(::epoll_create1(EPOLL_CLOEXEC)),
+      wakeFd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      nowMs_(monotonicMs()),
+      timers_(nowMs_, &fireConnectionDeadline),
+      readBuffer_(new uint8_t[kReadBufferBytes]),
+      events_(kMaxEventsPerWait) {
+  if (epollFd_ < 0 || wakeFd_ < 0) {
+    RC_LOG_ERROR("loop {}: epoll/eventfd creation failed: {}", id, std::strerror(errno));
+    std::abort();
+  }
+  static_assert(sizeof(WakeHandler) <= sizeof(void*) * 2);
+  add(wakeFd_, new WakeHandler(wakeFd_));  // lives as long as the process's loops
+}
+
+EventLoop::~EventLoop() {
+  owner_.adoptByCurrentThread();  // the loop thread has ended; whoever destroys us owns us
+  forEachConnection([](TcpConnection& c) { c.closeNow(); });
+  freeClosed();
+  ::close(wakeFd_);
+  ::close(epollFd_);
+}
+
+void EventLoop::add(int fd, Pollable* p) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = p;
+  if (::epoll_ctl(epollFd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    RC_LOG_ERROR("loop {}: epoll_ctl(ADD, {}) failed: {}", id_, fd, std::strerror(errno));
+  }
+}
+
+void EventLoop::remove(int fd) { ::epoll_ctl(epollFd_, EPOLL_CTL_DEL, fd, nullptr); }
+
+void EventLoop::run() {
+  owner_.adoptByCurrentThread();
+  setThreadLoopId(id_);
+  while (!quit_.load(std::memory_order_acquire)) {
+    sleeping_.store(true, std::memory_order_seq_cst);
+    int n = ::epoll_wait(epollFd_, events_.data(), static_cast<int>(events_.size()),
+                         pollTimeoutMs());
+    sleeping_.store(false, std::memory_order_relaxed);
+    nowMs_ = monotonicMs();
+    for (int i = 0; i < n; ++i) {
+      static_cast<Pollable*>(events_[i].data.ptr)->handleEvents(events_[i].events);
+    }
+    serveOwedReads();
+    runQueuedTasks();
+    timers_.advance(nowMs_);
+    flushDirty();
+    freeClosed();
+  }
+}
+
+int EventLoop::pollTimeoutMs() const {
+  if (!owedReads_.empty()) return 0;
+  {
+    std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(tasksMutex_));
+    if (!tasks_.empty()) return 0;
+  }
+  int64_t t = timers_.msUntilNextTick(monotonicMs());
+  return t < 0 ? -1 : static_cast<int>(t);
+}
+
+void EventLoop::quit() {
+  quit_.store(true, std::memory_order_release);
+  if (!isInLoopThread()) wakeup();
+}
+
+void EventLoop::wakeup() {
+  uint64_t one = 1;
+  ssize_t ignored = ::write(wakeFd_, &one, sizeof one);
+  (void)ignored;
+}
+
+void EventLoop::queueInLoop(Task task) {
+  {
+    std::lock_guard<std::mutex> lock(tasksMutex_);
+    tasks_.push_back(std::move(task));
+  }
+  // Wake only a loop that sleeps (or may be about to): a busy loop runs the task at the end
+  // of its iteration anyway. seq_cst pairs with the store before epoll_wait.
+  if (!isInLoopThread() && sleeping_.load(std::memory_order_seq_cst)) wakeup();
+}
+
+void EventLoop::runInLoop(Task task) {
+  if (isInLoopThread()) {
+    task();
+  } else {
+    queueInLoop(std::move(task));
+  }
+}
+
+void EventLoop::runQueuedTasks() {
+  std::vector<Task> batch;
+  {
+    std::lock_guard<std::mutex> lock(tasksMutex_);
+    batch.swap(tasks_);
+  }
+  for (Task& t : batch) t();
+}
+
+void EventLoop::attach(TcpConnection* conn) {
+  conn->liveNext_ = liveHead_;
+  conn->livePrev_ = nullptr;
+  if (liveHead_ != nullptr) liveHead_->livePrev_ = conn;
+  liveHead_ = conn;
+  liveCount_.store(liveCount_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+void EventLoop::forEachConnection(const std::function<void(TcpConnection&)>& fn) {
+  assertInLoopThread();
+  for (TcpConnection* c = liveHead_; c != nullptr;) {
+    TcpConnection* next = c->liveNext_;  // fn may close (unlink) c
+    fn(*c);
+    c = next;
+  }
+}
+
+void EventLoop::markDirty(TcpConnection* conn) {
+  if (conn->dirty_) return;
+  conn->dirty_ = true;
+  dirty_.push_back(conn);
+}
+
+void EventLoop::owesRead(TcpConnection* conn) {
+  if (conn->owesRead_) return;
+  conn->owesRead_ = true;
+  owedReads_.push_back(conn);
+}
+
+void EventLoop::destroyLater(TcpConnection* conn) {
+  if (conn->livePrev_ != nullptr) {
+    conn->livePrev_->liveNext_ = conn->liveNext_;
+  } else {
+    liveHead_ = conn->liveNext_;
+  }
+  if (conn->liveNext_ != nullptr) conn->liveNext_->livePrev_ = conn->livePrev_;
+  conn->liveNext_ = conn->livePrev_ = nullptr;
+  liveCount_.store(liveCount_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  closed_.push_back(conn);
+}
+
+void EventLoop::serveOwedReads() {
+  if (owedReads_.empty()) return;
+  std::vector<TcpConnection*> batch;
+  batch.swap(owedReads_);
+  for (TcpConnection* c : batch) {
+    if (c->state_ == TcpConnection::State::kClosed || !c->owesRead_) continue;
+    c->handleRead(true);  // read until EAGAIN: the edge that brought the data is gone
+  }
+}
+
+void EventLoop::flushDirty() {
+  // flush() may close a connection; closed ones stay allocated until freeClosed().
+  for (size_t i = 0; i < dirty_.size(); ++i) {
+    TcpConnection* c = dirty_[i];
+    c->dirty_ = false;
+    if (c->state_ != TcpConnection::State::kClosed && !c->writeBlocked_) c->flush();
+  }
+  dirty_.clear();
+}
+
+void EventLoop::freeClosed() {
+  if (closed_.empty()) return;
+  // A closed connection may still sit on the owes-a-read list; drop it from there first.
+  std::erase_if(owedReads_,
+                [](TcpConnection* c) { return c->state_ == TcpConnection::State::kClosed; });
+  for (TcpConnection* c : closed_) delete c;
+  closed_.clear();
+}
+
+}  // namespace ringcast::net

@@ -1,0 +1,120 @@
+// EventLoop: one edge-triggered epoll reactor per thread (one loop per core).
+//
+// A loop owns everything registered with it for that thing's whole life: listeners,
+// connections, their timers. Every fd is registered once with IN|OUT|RDHUP|ET and never
+// modified (no EPOLL_CTL_MOD per write). Handlers drain until EAGAIN or until a per-wake-up
+// budget runs out, in which case they go on the "owes a read" list and are served next
+// iteration, so no edge is lost (nginx's `ready` flag).
+//
+// One iteration: epoll_wait -> dispatch events -> serve owed reads -> run queued tasks ->
+// fire timers -> flush every dirty connection once (writev; many messages, one syscall) ->
+// free what was closed during the iteration (nothing is freed while events still point at it).
+//
+// Thread safety: queueInLoop(), runInLoop(), quit() and connectionCount() are safe from any
+// thread.
+// Everything else is for the loop's own thread (asserted in debug builds).
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "core/thread_owner.h"
+#include "net/timer_wheel.h"
+
+namespace ringcast::net {
+
+class TcpConnection;
+
+// Anything registered with the poller. `events` is the epoll event mask.
+class Pollable {
+ public:
+  virtual void handleEvents(uint32_t events) = 0;
+
+ protected:
+  ~Pollable() = default;
+};
+
+class EventLoop {
+ public:
+  using Task = std::function<void()>;
+
+  explicit EventLoop(int id);
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // Runs iterations until quit(). Call on the thread that will own the loop.
+  void run();
+  // Safe from any thread: run() returns after the current iteration.
+  void quit();
+  // Safe from any thread: `task` runs on the loop thread after the current batch of events.
+  void queueInLoop(Task task);
+  // Runs `task` now when called on the loop thread, else queues it.
+  void runInLoop(Task task);
+
+  bool isInLoopThread() const { return owner_.isOwnedByCurrentThread(); }
+  void assertInLoopThread() const { owner_.assertOwned(); }
+
+  // Registers `fd` once, edge-triggered for reading and writing. `p` must outlive the
+  // registration (unregister, or close the fd, before freeing it).
+  void add(int fd, Pollable* p);
+  void remove(int fd);
+
+  int id() const { return id_; }
+  // Monotonic milliseconds, read once per iteration.
+  int64_t nowMs() const { return nowMs_; }
+  TimerWheel& timers() { return timers_; }
+
+  // The loop's shared read buffer: every connection reads into it, so an idle connection
+  // keeps no read buffer of its own. Valid until the handler returns.
+  uint8_t* readBuffer() { return readBuffer_.get(); }
+  static constexpr size_t kReadBufferBytes = 256 * 1024;
+
+  // Connection bookkeeping (called by TcpConnection).
+  void attach(TcpConnection* conn);     // a new live connection owned by this loop
+  void markDirty(TcpConnection* conn);  // has queued bytes: flush at the end of the iteration
+  void owesRead(TcpConnection* conn);   // hit its read budget with data left: serve next time
+  void destroyLater(TcpConnection* conn);  // closed: unlinked now, freed after the iteration
+
+  // Live connections on this loop. Safe from any thread (a relaxed snapshot).
+  size_t connectionCount() const { return liveCount_.load(std::memory_order_relaxed); }
+  // Calls fn for every live connection (fn may close connections).
+  void forEachConnection(const std::function<void(TcpConnection&)>& fn);
+
+ private:
+  static void fireConnectionDeadline(TimerNode* node, int64_t nowMs);
+  void wakeup();
+  void runQueuedTasks();
+  void serveOwedReads();
+  void flushDirty();
+  void freeClosed();
+  int pollTimeoutMs() const;
+
+  ThreadOwner owner_;
+  const int id_;
+  int epollFd_;
+  int wakeFd_;
+  std::atomic<bool> quit_{false};
+  int64_t nowMs_;
+  TimerWheel timers_;
+  std::unique_ptr<uint8_t[]> readBuffer_;
+  std::vector<epoll_event> events_;
+
+  std::mutex tasksMutex_;
+  std::vector<Task> tasks_;  // guarded by tasksMutex_
+  std::atomic<bool> sleeping_{false};
+
+  TcpConnection* liveHead_ = nullptr;  // intrusive list of live connections
+  std::atomic<size_t> liveCount_{0};  // written by the loop only; read by anyone
+  std::vector<TcpConnection*> dirty_;
+  std::vector<TcpConnection*> owedReads_;
+  std::vector<TcpConnection*> closed_;
+};
+
+}  // namespace ringcast::net

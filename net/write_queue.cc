@@ -1,0 +1,79 @@
+#include "net/write_queue.h"
+
+#include <cassert>
+#include <cstdlib>
+#include <new>
+
+namespace ringcast::net {
+
+void WriteQueue::grow() {
+  uint32_t newCapacity = capacity_ == 0 ? kInitialCapacity : capacity_ * 2;
+  auto* fresh = static_cast<Entry*>(std::malloc(sizeof(Entry) * newCapacity));
+  if (fresh == nullptr) throw std::bad_alloc();
+  for (uint32_t i = 0; i < count_; ++i) fresh[i] = at(i);
+  std::free(entries_);
+  entries_ = fresh;
+  capacity_ = newCapacity;
+  head_ = 0;
+}
+
+void WriteQueue::push(FrameRef frame) {
+  if (frame->size() == 0) return;
+  if (count_ == capacity_) grow();
+  SharedFrame* f = frame.detach();  // the queue now owns the reference
+  bytes_ += f->size();
+  at(count_) = Entry{f, 0};
+  ++count_;
+}
+
+int WriteQueue::fill(iovec* iov, int max) const {
+  int n = 0;
+  for (uint32_t i = 0; i < count_ && n < max; ++i, ++n) {
+    const Entry& e = at(i);
+    iov[n].iov_base = const_cast<uint8_t*>(e.frame->data() + e.offset);
+    iov[n].iov_len = e.frame->size() - e.offset;
+  }
+  return n;
+}
+
+void WriteQueue::consume(size_t n) {
+  assert(n <= bytes_);
+  bytes_ -= n;
+  while (n > 0) {
+    Entry& e = at(0);
+    size_t left = e.frame->size() - e.offset;
+    if (n < left) {
+      e.offset += static_cast<uint32_t>(n);
+      return;
+    }
+    n -= left;
+    e.frame->release();
+    head_ = (head_ + 1) & (capacity_ - 1);
+    --count_;
+  }
+  if (count_ == 0 && capacity_ > kKeepCapacity) {
+    std::free(entries_);
+    entries_ = nullptr;
+    capacity_ = head_ = 0;
+  }
+}
+
+size_t WriteQueue::dropQueued(bool keepPartial) {
+  uint32_t keep = (keepPartial && count_ > 0 && at(0).offset > 0) ? 1 : 0;
+  size_t dropped = 0;
+  while (count_ > keep) {
+    Entry& e = at(count_ - 1);
+    bytes_ -= e.frame->size() - e.offset;
+    e.frame->release();
+    --count_;
+    ++dropped;
+  }
+  if (count_ == 0) {
+    std::free(entries_);
+    entries_ = nullptr;
+    capacity_ = head_ = 0;
+  }
+  return dropped;
+}
+
+}  // namespace ringcast::net

@@ -1,0 +1,60 @@
+// WriteQueue: the bytes queued for one socket, as references to SharedFrames plus the
+// offset already written of the first one. Encoded frames are shared by every subscriber;
+// the queue only holds references, so queueing a broadcast costs no copy.
+//
+// An empty queue owns no memory (idle connections must stay small); it grows by doubling and
+// gives its array back when it drains, unless it is small.
+//
+// Thread safety: owned by one connection on one loop. Unit-testable without sockets.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/shared_frame.h"
+
+namespace ringcast::net {
+
+class WriteQueue {
+ public:
+  WriteQueue() = default;
+  ~WriteQueue() { clear(); }
+  WriteQueue(const WriteQueue&) = delete;
+  WriteQueue& operator=(const WriteQueue&) = delete;
+
+  void push(FrameRef frame);
+  bool empty() const { return count_ == 0; }
+  size_t frames() const { return count_; }
+  // Bytes not yet written.
+  uint64_t bytes() const { return bytes_; }
+
+  // Fills up to `max` iovecs with the unwritten bytes, in order. Returns how many.
+  int fill(iovec* iov, int max) const;
+  // Drops `n` written bytes from the front (n <= bytes()).
+  void consume(size_t n);
+  // Drops every queued frame except, if `keepPartial`, a partly written first one (the
+  // byte stream must not be cut mid-frame). Returns the number of whole frames dropped.
+  size_t dropQueued(bool keepPartial);
+  void clear() { dropQueued(false); }
+
+ private:
+  struct Entry {
+    SharedFrame* frame;  // one reference owned by the queue
+    uint32_t offset;     // bytes of it already written
+  };
+  void grow();
+  Entry& at(uint32_t i) const { return entries_[(head_ + i) & (capacity_ - 1)]; }
+
+  static constexpr uint32_t kInitialCapacity = 4;   // power of two
+  static constexpr uint32_t kKeepCapacity = 16;     // kept across drains; larger is freed
+
+  Entry* entries_ = nullptr;  // ring of capacity_ entries
+  uint32_t capacity_ = 0;
+  uint32_t head_ = 0;
+  uint32_t count_ = 0;
+  uint64_t bytes_ = 0;
+};
+
+}  // namespace ringcast::net

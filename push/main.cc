@@ -1,0 +1,26 @@
+// ringcast: parse the flags, print them, run the gateway until SIGINT/SIGTERM.
+#include <signal.h>
+
+#include "core/flags.h"
+#include "core/log.h"
+#include "push/gateway.h"
+
+int main(int argc, char** argv) {
+  ringcast::Flags flags = ringcast::parseFlagsOrDie(argc, argv);
+  ringcast::LogLevel level;
+  ringcast::parseLogLevel(flags.logLevel, &level);  // validated by the flag parser
+  ringcast::setLogLevel(level);
+
+  // Writes to a socket the peer closed must fail with EPIPE, not kill the process.
+  signal(SIGPIPE, SIG_IGN);
+  // Block the stop signals before any thread starts: every loop thread inherits the mask and
+  // the main thread takes them with sigwait().
+  sigset_t stopSignals;
+  sigemptyset(&stopSignals);
+  sigaddset(&stopSignals, SIGINT);
+  sigaddset(&stopSignals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+
+  ringcast::push::Gateway gateway(flags);
+  return gateway.run();
+}

@@ -1,0 +1,230 @@
+#include "ws/ws_connection.h"
+
+#include "core/log.h"
+#include "ws/frame_writer.h"
+
+namespace ringcast::ws {
+
+struct WsConnection::Handshake {
+  explicit Handshake(const http::Limits* limits) : parser(limits) {}
+  std::string buffer;  // the request bytes so far (bounded by the parser's header limit)
+  http::RequestParser parser;
+};
+
+WsConnection::WsConnection(net::EventLoop* loop, int fd, const WsOptions* options)
+    : TcpConnection(loop, fd),
+      options_(options),
+      handshake_(std::make_unique<Handshake>(&options->httpLimits)),
+      parser_(Role::kServer, &options->frameLimits),
+      lastHeardMs_(loop->nowMs()),
+      lastMessageMs_(loop->nowMs()) {
+  setDeadline(loop->nowMs() + options_->handshakeTimeoutMs);
+}
+
+WsConnection::~WsConnection() = default;
+
+void WsConnection::onData(uint8_t* data, size_t len) {
+  lastHeardMs_ = loop()->nowMs();
+  switch (phase_) {
+    case Phase::kHandshake:
+      readHandshake(data, len);
+      break;
+    case Phase::kOpen:
+    case Phase::kClosing:
+      readFrames(data, len);
+      break;
+    case Phase::kDone:
+      break;  // the close handshake is over: input is discarded
+  }
+}
+
+void WsConnection::readHandshake(const uint8_t* data, size_t len) {
+  handshake_->buffer.append(reinterpret_cast<const char*>(data), len);
+  http::Request request;
+  http::ParseResult r = handshake_->parser.parse(handshake_->buffer, &request);
+  if (r.status == http::ParseResult::kIncomplete) return;
+  if (r.status == http::ParseResult::kError) {
+    rejectHandshake(r.httpStatus, r.reason);
+    return;
+  }
+  upgrade(request, r.consumed);
+}
+
+void WsConnection::upgrade(const http::Request& request, size_t consumed) {
+  for (const auto& [path, endpoint] : options_->endpoints) {
+    if (request.path == path) endpoint_ = endpoint;
+  }
+  if (endpoint_ == nullptr) {
+    rejectHandshake(404, "no WebSocket endpoint at this path");
+    return;
+  }
+  HandshakeResult result = acceptUpgrade(request, options_->handshake);
+  if (result.status != 101) {
+    endpoint_ = nullptr;
+    sendCopy(result.response);
+    phase_ = Phase::kDone;
+    closeAfterFlush(options_->closeTimeoutMs);
+    return;
+  }
+  std::string reason;
+  if (int status = endpoint_->onUpgrade(*this, request, &reason); status != 0) {
+    endpoint_ = nullptr;
+    rejectHandshake(status, reason);
+    return;
+  }
+  const auto& protocols = options_->handshake.subprotocols;
+  for (size_t i = 0; i < protocols.size(); ++i) {
+    if (protocols[i] == result.subprotocol) subprotocolIndex_ = static_cast<int8_t>(i);
+  }
+  sendCopy(result.response);
+  phase_ = Phase::kOpen;
+  // Bytes after the request are the client's first frames (a client may send them at once).
+  std::string early = handshake_->buffer.substr(consumed);
+  handshake_.reset();
+  lastMessageMs_ = loop()->nowMs();
+  armHeartbeat(loop()->nowMs());
+  endpoint_->onOpen(*this);
+  if (!early.empty() && phase_ == Phase::kOpen) {
+    readFrames(reinterpret_cast<uint8_t*>(early.data()), early.size());
+  }
+}
+
+void WsConnection::rejectHandshake(int status, std::string_view reason) {
+  RC_LOG_DEBUG("c-{}-{}: handshake refused: {} {}", loop()->id(), serial(), status, reason);
+  sendCopy(rejectResponse(status, reason));
+  handshake_.reset();
+  phase_ = Phase::kDone;
+  closeAfterFlush(options_->closeTimeoutMs);
+}
+
+void WsConnection::readFrames(uint8_t* data, size_t len) {
+  if (parser_.failed() || parser_.closed()) return;
+  parser_.consume(data, len, *this);
+  // Back-pressure: a peer that sends faster than it reads our replies is not read from
+  // until its queue drains (onDrained resumes).
+  if (queuedBytes() > options_->maxOutbufBytes) pauseReading();
+}
+
+void WsConnection::onDrained() { resumeReading(); }
+
+bool WsConnection::onMessage(Opcode op, std::string_view payload) {
+  if (phase_ != Phase::kOpen) return true;  // after our close: discarded (RFC 6455 5.5.1)
+  lastMessageMs_ = loop()->nowMs();
+  endpoint_->onMessage(*this, op, payload);
+  return isOpen() && phase_ != Phase::kDone;
+}
+
+bool WsConnection::onPing(std::string_view payload) {
+  if (phase_ == Phase::kOpen) send(buildFrame(Opcode::kPong, payload));
+  return true;
+}
+
+bool WsConnection::onPong(std::string_view) {
+  pingOutstanding_ = false;  // any frame proves liveness; a pong is just the usual one
+  return true;
+}
+
+bool WsConnection::onClose(uint16_t code, std::string_view reason) {
+  if (phase_ == Phase::kOpen) {
+    // Echo the peer's code and reason (RFC 6455 5.5.1); an empty close gets an empty close.
+    send(code == kNoStatus ? buildFrame(Opcode::kClose, {}) : buildCloseFrame(code, reason));
+  }
+  finish(code);
+  return false;
+}
+
+void WsConnection::onError(CloseCode code, std::string_view reason) {
+  RC_LOG_DEBUG("c-{}-{}: protocol error {}: {}", loop()->id(), serial(),
+               static_cast<int>(code), reason);
+  if (phase_ == Phase::kOpen) send(buildCloseFrame(code, reason));
+  finish(code);
+}
+
+void WsConnection::close(uint16_t code, std::string_view reason) {
+  if (phase_ != Phase::kOpen) return;
+  send(buildCloseFrame(code, reason));
+  phase_ = Phase::kClosing;
+  setDeadline(loop()->nowMs() + options_->closeTimeoutMs);
+}
+
+void WsConnection::goAway() {
+  if (phase_ == Phase::kOpen) {
+    close(kGoingAway, "server shutting down");
+  } else if (phase_ == Phase::kHandshake) {
+    closeNow();
+  }
+}
+
+void WsConnection::finish(uint16_t code) {
+  phase_ = Phase::kDone;
+  if (endpoint_ != nullptr && !endpointNotified_) {
+    endpointNotified_ = true;
+    endpoint_->onClose(*this, code);
+  }
+  closeAfterFlush(options_->closeTimeoutMs);
+}
+
+void WsConnection::onClosed() {
+  // The socket went away without (or before the end of) a close handshake.
+  if (endpoint_ != nullptr && !endpointNotified_) {
+    endpointNotified_ = true;
+    endpoint_->onClose(*this, kAbnormal);
+  }
+}
+
+void WsConnection::armHeartbeat(int64_t nowMs) {
+  int64_t next = INT64_MAX;
+  if (options_->pingIntervalMs > 0) next = lastHeardMs_ + options_->pingIntervalMs;
+  if (options_->idleTimeoutMs > 0) {
+    next = std::min(next, lastMessageMs_ + options_->idleTimeoutMs);
+  }
+  if (next == INT64_MAX) {
+    clearDeadline();
+  } else {
+    setDeadline(std::max(next, nowMs + 1));
+  }
+}
+
+void WsConnection::onDeadline(int64_t nowMs) {
+  switch (phase_) {
+    case Phase::kHandshake:
+      rejectHandshake(408, "handshake timed out");
+      return;
+    case Phase::kClosing:
+      finish(kAbnormal);  // the peer never answered our close
+      return;
+    case Phase::kDone:
+      return;
+    case Phase::kOpen:
+      break;
+  }
+  if (pingOutstanding_) {
+    // The ping went out pongTimeout ago (that is what this deadline was) and nothing came.
+    if (lastHeardMs_ < deadlineMs - options_->pongTimeoutMs) {
+      RC_LOG_DEBUG("c-{}-{}: no pong in time, dropping", loop()->id(), serial());
+      phase_ = Phase::kDone;
+      closeNow();
+      return;
+    }
+    pingOutstanding_ = false;
+  }
+  if (options_->idleTimeoutMs > 0 && nowMs - lastMessageMs_ >= options_->idleTimeoutMs) {
+    close(kGoingAway, "idle timeout");
+    return;
+  }
+  if (options_->pingIntervalMs > 0 && nowMs - lastHeardMs_ >= options_->pingIntervalMs) {
+    send(buildFrame(Opcode::kPing, {}));
+    pingOutstanding_ = true;
+    setDeadline(nowMs + options_->pongTimeoutMs);
+    return;
+  }
+  armHeartbeat(nowMs);
+}
+
+void WsConnection::sendText(std::string_view payload) { send(buildFrame(Opcode::kText, payload)); }
+
+void WsConnection::sendBinary(std::string_view payload) {
+  send(buildFrame(Opcode::kBinary, payload));
+}
+
+}  // namespace ringcast::ws

@@ -1,0 +1,128 @@
+// WsConnection: one server-side WebSocket on its loop. It adds the RFC 6455 life cycle to a
+// TcpConnection: the bounded HTTP upgrade (size and time limits), the frame parser, ping
+// answers, heartbeat (ping when silent, drop when a ping goes unanswered), the idle timeout,
+// back-pressure on the peer's input while its output queue is over the limit, and the close
+// handshake with a timeout. What a message means is the endpoint's business (WsEndpoint).
+//
+// Memory: while open and idle a connection holds no buffer (no read buffer, an empty write
+// queue, a parser with nothing pending); the handshake state lives on the heap only until
+// the upgrade completes.
+//
+// Thread safety: loop-owned, like its TcpConnection base.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "net/http_parser.h"
+#include "net/tcp_connection.h"
+#include "ws/frame_parser.h"
+#include "ws/handshake.h"
+
+namespace ringcast::ws {
+
+class WsConnection;
+
+// What a WebSocket path does. One endpoint object serves every connection of its path on
+// every loop, so it keeps no per-connection state of its own (that goes in userData()).
+// Callbacks run on the connection's loop thread.
+class WsEndpoint {
+ public:
+  virtual ~WsEndpoint() = default;
+  // Called with the complete upgrade request before the 101 is sent. Returns 0 to accept, or
+  // an HTTP status (401, 403, 503, ...) with *reason to refuse the upgrade.
+  virtual int onUpgrade(WsConnection&, const http::Request&, std::string* /*reason*/) { return 0; }
+  virtual void onOpen(WsConnection&) {}
+  virtual void onMessage(WsConnection&, Opcode op, std::string_view payload) = 0;
+  // The connection ended (close handshake, error, timeout or a dropped socket). Once.
+  virtual void onClose(WsConnection&, uint16_t /*code*/) {}
+};
+
+// Settings shared by every connection of a listener; const once the loops run.
+struct WsOptions {
+  http::Limits httpLimits;
+  FrameLimits frameLimits;
+  HandshakeOptions handshake;
+  std::vector<std::pair<std::string, WsEndpoint*>> endpoints;  // path -> endpoint
+  uint64_t maxOutbufBytes = 16 << 20;  // stop reading from a peer with more queued than this
+  int64_t handshakeTimeoutMs = 10'000;
+  int64_t pingIntervalMs = 25'000;  // 0: never ping
+  int64_t pongTimeoutMs = 10'000;
+  int64_t idleTimeoutMs = 0;  // 0: off
+  int64_t closeTimeoutMs = 5'000;
+};
+
+class WsConnection final : public net::TcpConnection {
+ public:
+  // Takes ownership of the accepted socket `fd`. REQUIRES: on loop's thread.
+  WsConnection(net::EventLoop* loop, int fd, const WsOptions* options);
+  ~WsConnection() override;
+
+  // Sends one unfragmented message / an already encoded frame (shared by many sockets).
+  void sendText(std::string_view payload);
+  void sendBinary(std::string_view payload);
+  void sendFrame(FrameRef frame) { send(std::move(frame)); }
+
+  // Starts the close handshake: sends a close frame, ignores further messages, and drops the
+  // TCP connection when the peer's close arrives or after the close timeout.
+  void close(uint16_t code, std::string_view reason);
+  // Server shutdown: close with 1001 (or drop a connection still in its handshake).
+  void goAway();
+
+  bool isWebSocketOpen() const { return phase_ == Phase::kOpen; }
+  // The negotiated subprotocol, or empty.
+  std::string_view subprotocol() const {
+    return subprotocolIndex_ < 0 ? std::string_view()
+                                 : options_->handshake.subprotocols[subprotocolIndex_];
+  }
+  void* userData() const { return userData_; }
+  void setUserData(void* data) { userData_ = data; }
+
+ private:
+  friend class FrameParser;  // calls the sink methods below
+
+  enum class Phase : uint8_t {
+    kHandshake,  // reading the upgrade request
+    kOpen,       // messages flow
+    kClosing,    // we sent a close frame and wait for the peer's
+    kDone,       // close handshake finished or failed: only flushing and lingering remain
+  };
+  struct Handshake;  // request buffer + parser, on the heap until the upgrade completes
+
+  void onData(uint8_t* data, size_t len) override;
+  void onDeadline(int64_t nowMs) override;
+  void onDrained() override;
+  void onClosed() override;
+
+  void readHandshake(const uint8_t* data, size_t len);
+  void upgrade(const http::Request& request, size_t consumed);
+  void rejectHandshake(int status, std::string_view reason);
+  void readFrames(uint8_t* data, size_t len);
+  void armHeartbeat(int64_t nowMs);
+  void finish(uint16_t code);  // the WebSocket is over: tell the endpoint, linger, drop
+
+  // FrameParser sink.
+  bool onMessage(Opcode op, std::string_view payload);
+  bool onPing(std::string_view payload);
+  bool onPong(std::string_view payload);
+  bool onClose(uint16_t code, std::string_view reason);
+  void onError(CloseCode code, std::string_view reason);
+
+  const WsOptions* options_;
+  WsEndpoint* endpoint_ = nullptr;
+  void* userData_ = nullptr;
+  std::unique_ptr<Handshake> handshake_;
+  FrameParser parser_;
+  Phase phase_ = Phase::kHandshake;
+  bool pingOutstanding_ = false;
+  bool endpointNotified_ = false;
+  int64_t lastHeardMs_;    // any bytes from the peer
+  int64_t lastMessageMs_;  // last data message from the peer (idle timeout)
+  int8_t subprotocolIndex_ = -1;  // into options_->handshake.subprotocols
+};
+
+}  // namespace ringcast::ws
