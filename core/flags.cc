@@ -1,7 +1,7 @@
 #include "core/flags.h"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <cctype>
 #include <charconv>
@@ -18,8 +18,12 @@ struct Unit {
 };
 
 // Longest suffixes first so "KiB" is not read as "B".
-constexpr Unit kSizeUnits[] = {{"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30},
-                               {"KB", 1000},        {"MB", 1000000},     {"GB", 1000000000},
+constexpr Unit kSizeUnits[] = {{"KiB", 1ull << 10},
+                               {"MiB", 1ull << 20},
+                               {"GiB", 1ull << 30},
+                               {"KB", 1000},
+                               {"MB", 1000000},
+                               {"GB", 1000000000},
                                {"B", 1}};
 constexpr Unit kDurationUnits[] = {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
 
@@ -73,7 +77,9 @@ std::optional<int64_t> parseDurationMs(std::string_view text) {
   return static_cast<int64_t>(*ms);
 }
 
-std::string formatSize(uint64_t bytes) { return formatExact(bytes, kBinarySizeUnits, "B"); }
+std::string formatSize(uint64_t bytes) {
+  return formatExact(bytes, kBinarySizeUnits, "B");
+}
 
 std::string formatDurationMs(int64_t ms) {
   return formatExact(static_cast<uint64_t>(ms), kDurationUnits, "ms");
@@ -105,13 +111,15 @@ Flags parseFlagsOrDie(int argc, char** argv) {
     app.add_option(name, pending.back().text, help)->capture_default_str()->type_name("DUR");
   };
 
-  app.add_option("--listen", f.listen, "ADDR:PORT of the public WebSocket listener (port 0: any free port)")
+  app.add_option("--listen", f.listen,
+                 "ADDR:PORT of the public WebSocket listener (port 0: any free port)")
       ->capture_default_str();
   app.add_option("--threads", f.threads, "event-loop threads, one per core (0: number of cores)")
       ->capture_default_str()
       ->check(CLI::Range(0, 256));
-  app.add_option("--max-connections", f.maxConnections,
-                 "connections accepted at once; beyond it new ones get 503 (0: the open-file limit)")
+  app.add_option(
+         "--max-connections", f.maxConnections,
+         "connections accepted at once; beyond it new ones get 503 (0: the open-file limit)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   sizeFlag("--max-message-size", &f.maxMessageBytes,
@@ -133,7 +141,8 @@ Flags parseFlagsOrDie(int argc, char** argv) {
   app.add_option("--allowed-origins", f.allowedOrigins,
                  "browser Origins allowed to connect (default: same host and localhost; * = any)")
       ->delimiter(',');
-  app.add_flag("--echo", f.echo, "also serve GET /echo, which echoes every message (tests, benches)");
+  app.add_flag("--echo", f.echo,
+               "also serve GET /echo, which echoes every message (tests, benches)");
   app.add_option("--log-level", f.logLevel, "debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
@@ -180,7 +189,9 @@ std::string formatFlags(const Flags& f) {
   line("--max-message-size", formatSize(f.maxMessageBytes));
   line("--max-outbuf", formatSize(f.maxOutbufBytes));
   line("--handshake-timeout", formatDurationMs(f.handshakeTimeoutMs));
-  auto durationOrOff = [](int64_t ms) { return ms == 0 ? std::string("off") : formatDurationMs(ms); };
+  auto durationOrOff = [](int64_t ms) {
+    return ms == 0 ? std::string("off") : formatDurationMs(ms);
+  };
   line("--ping-interval", durationOrOff(f.pingIntervalMs));
   line("--pong-timeout", formatDurationMs(f.pongTimeoutMs));
   line("--idle-timeout", durationOrOff(f.idleTimeoutMs));

@@ -26,11 +26,17 @@ bool parseLogLevel(std::string_view text, LogLevel* out) {
   return false;
 }
 
-void setLogLevel(LogLevel level) { gLevel.store(static_cast<int>(level), std::memory_order_relaxed); }
+void setLogLevel(LogLevel level) {
+  gLevel.store(static_cast<int>(level), std::memory_order_relaxed);
+}
 
-LogLevel logLevel() { return static_cast<LogLevel>(gLevel.load(std::memory_order_relaxed)); }
+LogLevel logLevel() {
+  return static_cast<LogLevel>(gLevel.load(std::memory_order_relaxed));
+}
 
-void setThreadLoopId(int loopId) { tLoopId = loopId; }
+void setThreadLoopId(int loopId) {
+  tLoopId = loopId;
+}
 
 void logWrite(LogLevel level, fmt::string_view format, fmt::format_args args) {
   timespec ts;

@@ -14,7 +14,9 @@ class ThreadOwner {
   // Hands the object to the calling thread (a loop adopts what main built for it).
   void adoptByCurrentThread() { owner_ = std::this_thread::get_id(); }
   bool isOwnedByCurrentThread() const { return owner_ == std::this_thread::get_id(); }
-  void assertOwned() const { assert(isOwnedByCurrentThread() && "called from a thread that does not own this object"); }
+  void assertOwned() const {
+    assert(isOwnedByCurrentThread() && "called from a thread that does not own this object");
+  }
 
  private:
   std::thread::id owner_;

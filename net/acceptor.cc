@@ -30,7 +30,9 @@ void Acceptor::stop() {
   listenFd_ = -1;
 }
 
-void Acceptor::handleEvents(uint32_t) { acceptSome(); }
+void Acceptor::handleEvents(uint32_t) {
+  acceptSome();
+}
 
 void Acceptor::acceptSome() {
   rearmQueued_ = false;

@@ -70,15 +70,17 @@ void EventLoop::add(int fd, Pollable* p) {
   }
 }
 
-void EventLoop::remove(int fd) { ::epoll_ctl(epollFd_, EPOLL_CTL_DEL, fd, nullptr); }
+void EventLoop::remove(int fd) {
+  ::epoll_ctl(epollFd_, EPOLL_CTL_DEL, fd, nullptr);
+}
 
 void EventLoop::run() {
   owner_.adoptByCurrentThread();
   setThreadLoopId(id_);
   while (!quit_.load(std::memory_order_acquire)) {
     sleeping_.store(true, std::memory_order_seq_cst);
-    int n = ::epoll_wait(epollFd_, events_.data(), static_cast<int>(events_.size()),
-                         pollTimeoutMs());
+    int n =
+        ::epoll_wait(epollFd_, events_.data(), static_cast<int>(events_.size()), pollTimeoutMs());
     sleeping_.store(false, std::memory_order_relaxed);
     nowMs_ = monotonicMs();
     for (int i = 0; i < n; ++i) {

@@ -77,9 +77,9 @@ class EventLoop {
   static constexpr size_t kReadBufferBytes = 256 * 1024;
 
   // Connection bookkeeping (called by TcpConnection).
-  void attach(TcpConnection* conn);     // a new live connection owned by this loop
-  void markDirty(TcpConnection* conn);  // has queued bytes: flush at the end of the iteration
-  void owesRead(TcpConnection* conn);   // hit its read budget with data left: serve next time
+  void attach(TcpConnection* conn);        // a new live connection owned by this loop
+  void markDirty(TcpConnection* conn);     // has queued bytes: flush at the end of the iteration
+  void owesRead(TcpConnection* conn);      // hit its read budget with data left: serve next time
   void destroyLater(TcpConnection* conn);  // closed: unlinked now, freed after the iteration
 
   // Live connections on this loop. Safe from any thread (a relaxed snapshot).
@@ -111,7 +111,7 @@ class EventLoop {
   std::atomic<bool> sleeping_{false};
 
   TcpConnection* liveHead_ = nullptr;  // intrusive list of live connections
-  std::atomic<size_t> liveCount_{0};  // written by the loop only; read by anyone
+  std::atomic<size_t> liveCount_{0};   // written by the loop only; read by anyone
   std::vector<TcpConnection*> dirty_;
   std::vector<TcpConnection*> owedReads_;
   std::vector<TcpConnection*> closed_;

@@ -34,7 +34,9 @@ LoopGroup::LoopGroup(int threads) {
   for (int i = 0; i < threads; ++i) loops_.push_back(std::make_unique<EventLoop>(i));
 }
 
-LoopGroup::~LoopGroup() { stop(); }
+LoopGroup::~LoopGroup() {
+  stop();
+}
 
 void LoopGroup::start(const std::function<void(EventLoop&)>& init) {
   std::vector<int> cpus = allowedCpus();

@@ -97,10 +97,10 @@ class TcpConnection : public Pollable, public TimerNode {
   int fd_;
   uint32_t serial_;
   State state_ = State::kOpen;
-  bool dirty_ = false;          // on the loop's dirty list
-  bool owesRead_ = false;       // on the loop's owes-a-read list
-  bool readPaused_ = false;     // back-pressure: not reading until resumeReading()
-  bool writeBlocked_ = false;   // the socket buffer was full: wait for the writable edge
+  bool dirty_ = false;         // on the loop's dirty list
+  bool owesRead_ = false;      // on the loop's owes-a-read list
+  bool readPaused_ = false;    // back-pressure: not reading until resumeReading()
+  bool writeBlocked_ = false;  // the socket buffer was full: wait for the writable edge
   bool closeAfterFlush_ = false;
   int64_t lingerMs_ = 0;
   WriteQueue queue_;

@@ -42,8 +42,8 @@ class TimerWheel {
   int64_t msUntilNextTick(int64_t nowMs) const;
   size_t size() const { return size_; }
 
-  static constexpr int64_t kTickMs = 50;      // deadline resolution
-  static constexpr size_t kSlots = 1024;      // one turn = 51.2 s; power of two
+  static constexpr int64_t kTickMs = 50;  // deadline resolution
+  static constexpr size_t kSlots = 1024;  // one turn = 51.2 s; power of two
 
  private:
   TimerNode& slotFor(int64_t tick) { return slots_[static_cast<size_t>(tick) & (kSlots - 1)]; }

@@ -47,8 +47,8 @@ class WriteQueue {
   void grow();
   Entry& at(uint32_t i) const { return entries_[(head_ + i) & (capacity_ - 1)]; }
 
-  static constexpr uint32_t kInitialCapacity = 4;   // power of two
-  static constexpr uint32_t kKeepCapacity = 16;     // kept across drains; larger is freed
+  static constexpr uint32_t kInitialCapacity = 4;  // power of two
+  static constexpr uint32_t kKeepCapacity = 16;    // kept across drains; larger is freed
 
   Entry* entries_ = nullptr;  // ring of capacity_ entries
   uint32_t capacity_ = 0;

@@ -142,9 +142,8 @@ void Gateway::drain() {
     net::Acceptor* acceptor = acceptors_[static_cast<size_t>(i)].get();
     loop->queueInLoop([loop, acceptor] {
       acceptor->stop();
-      loop->forEachConnection([](net::TcpConnection& c) {
-        static_cast<ws::WsConnection&>(c).goAway();
-      });
+      loop->forEachConnection(
+          [](net::TcpConnection& c) { static_cast<ws::WsConnection&>(c).goAway(); });
     });
   }
   const int64_t deadline = monotonicMs() + flags_.drainTimeoutMs;

@@ -105,7 +105,9 @@ void WsConnection::readFrames(uint8_t* data, size_t len) {
   if (queuedBytes() > options_->maxOutbufBytes) pauseReading();
 }
 
-void WsConnection::onDrained() { resumeReading(); }
+void WsConnection::onDrained() {
+  resumeReading();
+}
 
 bool WsConnection::onMessage(Opcode op, std::string_view payload) {
   if (phase_ != Phase::kOpen) return true;  // after our close: discarded (RFC 6455 5.5.1)
@@ -134,8 +136,8 @@ bool WsConnection::onClose(uint16_t code, std::string_view reason) {
 }
 
 void WsConnection::onError(CloseCode code, std::string_view reason) {
-  RC_LOG_DEBUG("c-{}-{}: protocol error {}: {}", loop()->id(), serial(),
-               static_cast<int>(code), reason);
+  RC_LOG_DEBUG("c-{}-{}: protocol error {}: {}", loop()->id(), serial(), static_cast<int>(code),
+               reason);
   if (phase_ == Phase::kOpen) send(buildCloseFrame(code, reason));
   finish(code);
 }
@@ -221,7 +223,9 @@ void WsConnection::onDeadline(int64_t nowMs) {
   armHeartbeat(nowMs);
 }
 
-void WsConnection::sendText(std::string_view payload) { send(buildFrame(Opcode::kText, payload)); }
+void WsConnection::sendText(std::string_view payload) {
+  send(buildFrame(Opcode::kText, payload));
+}
 
 void WsConnection::sendBinary(std::string_view payload) {
   send(buildFrame(Opcode::kBinary, payload));

@@ -1,0 +1,166 @@
+// The reactor with real sockets (socketpairs), without any protocol on top.
+#include "net/tcp_connection.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <future>
+#include <string>
+#include <thread>
+
+#include "net/event_loop.h"
+
+namespace ringcast::net {
+namespace {
+
+// Sends back every byte it reads; records what happened.
+class EchoConn final : public TcpConnection {
+ public:
+  EchoConn(EventLoop* loop, int fd, std::string* log) : TcpConnection(loop, fd), log_(log) {}
+  int deadlines = 0;
+
+ protected:
+  void onData(uint8_t* data, size_t len) override {
+    std::string_view bytes(reinterpret_cast<char*>(data), len);
+    if (bytes == "bye") {
+      sendCopy("ok");
+      closeAfterFlush(1000);
+      return;
+    }
+    sendCopy(bytes);
+  }
+  void onDeadline(int64_t) override {
+    ++deadlines;
+    *log_ += "deadline;";
+  }
+  void onClosed() override { *log_ += "closed;"; }
+
+ private:
+  std::string* log_;
+};
+
+class ReactorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds_), 0);
+    thread_ = std::thread([this] { loop_.run(); });
+  }
+  void TearDown() override {
+    loop_.quit();
+    thread_.join();
+    if (fds_[1] >= 0) ::close(fds_[1]);
+  }
+  // Runs fn on the loop thread and waits for it.
+  template <class Fn>
+  void onLoop(Fn fn) {
+    std::promise<void> done;
+    loop_.queueInLoop([&] {
+      fn();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+  // Reads from the peer end until `n` bytes or EOF or 5 s.
+  std::string readPeer(size_t n) {
+    std::string out;
+    char buf[65536];
+    for (int i = 0; i < 5000 && out.size() < n; ++i) {
+      ssize_t r = ::read(fds_[1], buf, sizeof buf);
+      if (r > 0) {
+        out.append(buf, static_cast<size_t>(r));
+      } else if (r == 0) {
+        break;
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+    return out;
+  }
+
+  EventLoop loop_{0};
+  std::thread thread_;
+  int fds_[2] = {-1, -1};
+  std::string log_;
+};
+
+TEST_F(ReactorTest, EchoesLargeStreamsInOrderThroughTheSharedReadBuffer) {
+  onLoop([&] { new EchoConn(&loop_, fds_[0], &log_); });
+  std::string sent;
+  for (int i = 0; sent.size() < 3 * EventLoop::kReadBufferBytes; ++i)
+    sent += std::to_string(i) + ",";
+  // Write and read concurrently: the echo cannot fit in the socket buffers at once.
+  std::thread writer([&] {
+    size_t off = 0;
+    while (off < sent.size()) {
+      ssize_t w = ::write(fds_[1], sent.data() + off, sent.size() - off);
+      if (w > 0) {
+        off += static_cast<size_t>(w);
+      } else {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    }
+  });
+  std::string got = readPeer(sent.size());
+  writer.join();
+  EXPECT_EQ(got.size(), sent.size());
+  EXPECT_TRUE(got == sent);
+}
+
+TEST_F(ReactorTest, CloseAfterFlushDeliversQueuedBytesThenEof) {
+  onLoop([&] { new EchoConn(&loop_, fds_[0], &log_); });
+  ASSERT_EQ(::write(fds_[1], "bye", 3), 3);
+  EXPECT_EQ(readPeer(100), "ok");  // then EOF (readPeer stops at EOF)
+  ::shutdown(fds_[1], SHUT_WR);    // our half: the connection may now go away
+  for (int i = 0; i < 500 && loop_.connectionCount() != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(loop_.connectionCount(), 0u);
+  onLoop([] {});
+  EXPECT_EQ(log_, "closed;");
+}
+
+TEST_F(ReactorTest, PeerEofClosesAndFreesTheConnection) {
+  onLoop([&] { new EchoConn(&loop_, fds_[0], &log_); });
+  EXPECT_EQ(loop_.connectionCount(), 1u);
+  ::close(fds_[1]);
+  fds_[1] = -1;
+  for (int i = 0; i < 500 && loop_.connectionCount() != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(loop_.connectionCount(), 0u);
+  onLoop([] {});
+  EXPECT_EQ(log_, "closed;");
+}
+
+TEST_F(ReactorTest, DeadlineFiresOnTheLoop) {
+  EchoConn* conn = nullptr;
+  onLoop([&] {
+    conn = new EchoConn(&loop_, fds_[0], &log_);
+    conn->setDeadline(loop_.nowMs() + 120);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  onLoop([&] { EXPECT_EQ(conn->deadlines, 1); });
+  EXPECT_EQ(log_, "deadline;");
+}
+
+TEST_F(ReactorTest, TasksFromOtherThreadsRunOnTheLoopInOrder) {
+  std::atomic<int> next{0};
+  std::atomic<bool> wrongThread{false};
+  constexpr int kTasks = 10000;
+  for (int i = 0; i < kTasks; ++i) {
+    loop_.queueInLoop([&, i] {
+      if (!loop_.isInLoopThread()) wrongThread = true;
+      if (next.load() == i) next.store(i + 1);
+    });
+  }
+  for (int i = 0; i < 1000 && next.load() != kTasks; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(next.load(), kTasks);
+  EXPECT_FALSE(wrongThread.load());
+}
+
+}  // namespace
+}  // namespace ringcast::net
