@@ -114,6 +114,12 @@ Flags parseFlagsOrDie(int argc, char** argv) {
   app.add_option("--listen", f.listen,
                  "ADDR:PORT of the public WebSocket listener (port 0: any free port)")
       ->capture_default_str();
+  app.add_option("--api-listen", f.apiListen,
+                 "ADDR:PORT of the internal HTTP publish/admin API (keep it private)")
+      ->capture_default_str();
+  app.add_option("--publish-listen", f.publishListen,
+                 "ADDR:PORT of the internal TCP publish protocol (keep it private)")
+      ->capture_default_str();
   app.add_option("--threads", f.threads, "event-loop threads, one per core (0: number of cores)")
       ->capture_default_str()
       ->check(CLI::Range(0, 256));
@@ -141,6 +147,23 @@ Flags parseFlagsOrDie(int argc, char** argv) {
   app.add_option("--allowed-origins", f.allowedOrigins,
                  "browser Origins allowed to connect (default: same host and localhost; * = any)")
       ->delimiter(',');
+  app.add_option("--jwt-secret", f.jwtSecret,
+                 "require HS256 tokens (?token=) signed with this secret; without it: dev mode, "
+                 "?user=NAME");
+  app.add_option("--api-key", f.apiKey, "require 'Authorization: Bearer KEY' on /api/ routes");
+  app.add_option("--slow-consumer", f.slowConsumer,
+                 "a socket over --max-outbuf is disconnected (1008) or loses its oldest messages")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"disconnect", "drop-oldest"}));
+  app.add_option("--history-size", f.historySize,
+                 "messages kept per channel for recovery after a reconnect (0: none)")
+      ->capture_default_str();
+  durationFlag("--history-ttl", &f.historyTtlMs,
+               "drop history older than this (0: keep the last --history-size)");
+  app.add_option("--ring-size", f.ringSize,
+                 "fan-out ring slots, a power of two: messages in flight to the slowest loop")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 1 << 24));
   app.add_flag("--echo", f.echo,
                "also serve GET /echo, which echoes every message (tests, benches)");
   app.add_option("--log-level", f.logLevel, "debug, info, warn or error")
@@ -171,6 +194,10 @@ Flags parseFlagsOrDie(int argc, char** argv) {
       *p.durationMs = *v;
     }
   }
+  if ((f.ringSize & (f.ringSize - 1)) != 0) {
+    fmt::print(stderr, "ringcast: --ring-size must be a power of two (got {})\n", f.ringSize);
+    std::exit(2);
+  }
   if (f.maxMessageBytes == 0 || f.maxMessageBytes > (1ull << 30)) {
     fmt::print(stderr, "ringcast: --max-message-size must be between 1B and 1GiB\n");
     std::exit(2);
@@ -184,6 +211,8 @@ std::string formatFlags(const Flags& f) {
     fmt::format_to(std::back_inserter(out), "  {:<22}{}\n", name, value);
   };
   line("--listen", f.listen);
+  line("--api-listen", f.apiListen);
+  line("--publish-listen", f.publishListen);
   line("--threads", f.threads == 0 ? "auto" : std::to_string(f.threads));
   line("--max-connections", f.maxConnections == 0 ? "auto" : std::to_string(f.maxConnections));
   line("--max-message-size", formatSize(f.maxMessageBytes));
@@ -200,6 +229,12 @@ std::string formatFlags(const Flags& f) {
   std::string origins;
   for (const auto& o : f.allowedOrigins) origins += (origins.empty() ? "" : ",") + o;
   line("--allowed-origins", origins.empty() ? "(same host, localhost)" : origins);
+  line("--jwt-secret", f.jwtSecret.empty() ? "(none: dev mode, ?user=NAME)" : "(set)");
+  line("--api-key", f.apiKey.empty() ? "(none)" : "(set)");
+  line("--slow-consumer", f.slowConsumer);
+  line("--history-size", std::to_string(f.historySize));
+  line("--history-ttl", durationOrOff(f.historyTtlMs));
+  line("--ring-size", std::to_string(f.ringSize));
   line("--echo", f.echo ? "on" : "off");
   line("--log-level", f.logLevel);
   return out;

@@ -15,18 +15,26 @@
 namespace ringcast {
 
 struct Flags {
-  std::string listen = "0.0.0.0:8080";      // public WebSocket port
-  int threads = 0;                          // loop threads; 0 = one per core
-  int64_t maxConnections = 0;               // 0 = as many as the open-file limit allows
-  uint64_t maxMessageBytes = 1 << 20;       // largest message a client may send (1009 above)
-  uint64_t maxOutbufBytes = 16 << 20;       // bytes queued for one socket before back-pressure
-  int64_t handshakeTimeoutMs = 10'000;      // TCP accept -> completed upgrade
-  int64_t pingIntervalMs = 25'000;          // ping a connection idle this long; 0 = never
+  std::string listen = "0.0.0.0:8080";           // public WebSocket port
+  std::string apiListen = "127.0.0.1:8081";      // internal HTTP publish/admin API
+  std::string publishListen = "127.0.0.1:8082";  // internal TCP publish protocol
+  int threads = 0;                               // loop threads; 0 = one per core
+  int64_t maxConnections = 0;                    // 0 = as many as the open-file limit allows
+  uint64_t maxMessageBytes = 1 << 20;            // largest message a client may send (1009 above)
+  uint64_t maxOutbufBytes = 16 << 20;            // bytes queued for one socket before back-pressure
+  int64_t handshakeTimeoutMs = 10'000;           // TCP accept -> completed upgrade
+  int64_t pingIntervalMs = 25'000;               // ping a connection idle this long; 0 = never
   int64_t pongTimeoutMs = 10'000;           // drop it if no pong (or any frame) arrives in time
   int64_t idleTimeoutMs = 0;                // drop a client silent this long; 0 = off
   int64_t closeTimeoutMs = 5'000;           // wait for the peer's close reply, then drop TCP
   int64_t drainTimeoutMs = 5'000;           // on SIGTERM: wait this long for clients to close
   std::vector<std::string> allowedOrigins;  // empty = same host and localhost
+  std::string jwtSecret;                    // empty = dev mode (?user=NAME)
+  std::string apiKey;                       // empty = the API needs no key
+  std::string slowConsumer = "disconnect";  // or "drop-oldest"
+  uint64_t historySize = 100;               // messages kept per channel for recovery
+  int64_t historyTtlMs = 0;                 // 0 = no age limit
+  uint64_t ringSize = 16384;                // fan-out ring slots (power of two)
   bool echo = false;                        // serve GET /echo
   std::string logLevel = "info";
 };

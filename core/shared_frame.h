@@ -33,6 +33,10 @@ class SharedFrame {
   }
 
   void acquire() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  // n references in one atomic operation (a loop takes one per local subscriber at once).
+  void acquireMany(uint32_t n) { refs_.fetch_add(n, std::memory_order_relaxed); }
+  // Gives back n references taken with acquireMany; the caller still holds at least one.
+  void releaseUnused(uint32_t n) { refs_.fetch_sub(n, std::memory_order_relaxed); }
   // The last release frees the frame. acq_rel: the freeing thread must see every write
   // made before other threads dropped their references.
   void release() {

@@ -88,6 +88,7 @@ void EventLoop::run() {
     }
     serveOwedReads();
     runQueuedTasks();
+    if (hook_ != nullptr) hook_->runIteration();
     timers_.advance(nowMs_);
     flushDirty();
     freeClosed();
@@ -107,6 +108,11 @@ int EventLoop::pollTimeoutMs() const {
 void EventLoop::quit() {
   quit_.store(true, std::memory_order_release);
   if (!isInLoopThread()) wakeup();
+}
+
+void EventLoop::wakeIfSleeping() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sleeping_.load(std::memory_order_relaxed)) wakeup();
 }
 
 void EventLoop::wakeup() {

@@ -40,6 +40,18 @@ class Pollable {
   ~Pollable() = default;
 };
 
+// Work a loop does once per iteration besides its sockets (the fan-out's ring drain).
+class IterationHook {
+ public:
+  // Whether runIteration() has work now: the loop then does not sleep in epoll_wait.
+  // Called after the loop announced that it is about to sleep (see EventLoop::wakeIfSleeping).
+  virtual bool hasPendingWork() = 0;
+  virtual void runIteration() = 0;
+
+ protected:
+  ~IterationHook() = default;
+};
+
 class EventLoop {
  public:
   using Task = std::function<void()>;
@@ -57,6 +69,13 @@ class EventLoop {
   void queueInLoop(Task task);
   // Runs `task` now when called on the loop thread, else queues it.
   void runInLoop(Task task);
+
+  // Safe from any thread: wakes the loop if it is (about to be) parked in epoll_wait. A
+  // producer calls it after making work visible to the loop's IterationHook; with the
+  // seq_cst fence on both sides, either the loop sees the work or the producer sees it asleep.
+  void wakeIfSleeping();
+  // Installs the per-iteration hook. REQUIRES: loop thread, before work arrives.
+  void setIterationHook(IterationHook* hook) { hook_ = hook; }
 
   bool isInLoopThread() const { return owner_.isOwnedByCurrentThread(); }
   void assertInLoopThread() const { owner_.assertOwned(); }
@@ -84,6 +103,8 @@ class EventLoop {
 
   // Live connections on this loop. Safe from any thread (a relaxed snapshot).
   size_t connectionCount() const { return liveCount_.load(std::memory_order_relaxed); }
+  // Iterations run so far (a load indicator). Loop thread.
+  uint64_t iterations() const { return iterations_; }
   // Calls fn for every live connection (fn may close connections).
   void forEachConnection(const std::function<void(TcpConnection&)>& fn);
 
@@ -109,6 +130,8 @@ class EventLoop {
   std::mutex tasksMutex_;
   std::vector<Task> tasks_;  // guarded by tasksMutex_
   std::atomic<bool> sleeping_{false};
+  IterationHook* hook_ = nullptr;
+  uint64_t iterations_ = 0;
 
   TcpConnection* liveHead_ = nullptr;  // intrusive list of live connections
   std::atomic<size_t> liveCount_{0};   // written by the loop only; read by anyone

@@ -59,6 +59,9 @@ class TcpConnection : public Pollable, public TimerNode {
   void closeAfterFlush(int64_t lingerMs);
   // Closes the socket now; queued bytes are dropped.
   void closeNow();
+  // The server is shutting down: end this connection the way its protocol prefers. The
+  // default writes what is queued and closes; protocols override it (WebSocket: close 1001).
+  virtual void goAway() { closeAfterFlush(kGoAwayLingerMs); }
 
   // Stops reading (back-pressure) until resumeReading(), which catches up on missed edges.
   void pauseReading() { readPaused_ = true; }
@@ -72,6 +75,8 @@ class TcpConnection : public Pollable, public TimerNode {
   static constexpr size_t kReadBudgetBytes = 512 * 1024;
   // iovecs per writev call (well under IOV_MAX; a batch of small frames fits in one call).
   static constexpr int kMaxIovecs = 128;
+  // How long goAway() waits for the peer after the last byte.
+  static constexpr int64_t kGoAwayLingerMs = 1000;
 
  protected:
   // New bytes from the peer, in the loop's shared buffer: writable and valid only during

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <thread>
 
 #include "core/clock.h"
@@ -40,6 +41,7 @@ bool isLocalHost(std::string_view host) {
 
 Gateway::Gateway(const Flags& flags) : flags_(flags) {
   wsOptions_.httpLimits = http::Limits{};
+  wsOptions_.httpLimits.maxBodyBytes = 0;  // an upgrade request has no body
   wsOptions_.frameLimits.maxMessageBytes = flags_.maxMessageBytes;
   wsOptions_.maxOutbufBytes = flags_.maxOutbufBytes;
   wsOptions_.handshakeTimeoutMs = flags_.handshakeTimeoutMs;
@@ -51,6 +53,13 @@ Gateway::Gateway(const Flags& flags) : flags_(flags) {
     return originAllowed(origin, host);
   };
   if (flags_.echo) wsOptions_.endpoints.emplace_back("/echo", &echo_);
+
+  apiOptions_.apiKey = flags_.apiKey;
+  apiOptions_.limits.maxBodyBytes = flags_.maxMessageBytes;
+  apiOptions_.closeTimeoutMs = flags_.closeTimeoutMs;
+  publishOptions_.maxPayloadBytes = flags_.maxMessageBytes;
+  publishOptions_.closeTimeoutMs = flags_.closeTimeoutMs;
+  pushOptions_.jwtSecret = flags_.jwtSecret;
 }
 
 Gateway::~Gateway() = default;
@@ -72,7 +81,7 @@ size_t Gateway::liveConnections() const {
   return total;
 }
 
-void Gateway::onNewConnection(net::EventLoop& loop, int fd) {
+void Gateway::acceptWebSocket(net::EventLoop& loop, int fd) {
   if (liveConnections() >= maxConnections_) {
     static constexpr std::string_view kBusy =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 24\r\nConnection: close\r\n\r\n"
@@ -85,43 +94,91 @@ void Gateway::onNewConnection(net::EventLoop& loop, int fd) {
   new ws::WsConnection(&loop, fd, &wsOptions_);  // owned by the loop from here on
 }
 
+bool Gateway::bindListener(Listener& l, int threads) {
+  sockets::Address address;
+  if (!sockets::parseAddress(l.address, &address)) {
+    std::fprintf(stderr, "ringcast: %s: '%s' is not ADDR:PORT (example: 127.0.0.1:8080)\n",
+                 l.flag.c_str(), l.address.c_str());
+    return false;
+  }
+  // Bind the first socket to learn the port (it may be 0), then the others to that port.
+  l.fds.push_back(sockets::listenReusePortOrDie(address));
+  address = sockets::localAddress(l.fds[0]);
+  for (int i = 1; i < threads; ++i) l.fds.push_back(sockets::listenReusePortOrDie(address));
+  l.address = address.toString();
+  return true;
+}
+
 int Gateway::run() {
   uint64_t fdLimit = sockets::raiseOpenFileLimit();
   uint64_t capacity = fdLimit > kReservedFds ? fdLimit - kReservedFds : 1;
   maxConnections_ = flags_.maxConnections > 0
                         ? std::min<uint64_t>(static_cast<uint64_t>(flags_.maxConnections), capacity)
                         : capacity;
-  int threads = flags_.threads > 0 ? flags_.threads : net::LoopGroup::availableCpus();
+  const int threads = flags_.threads > 0 ? flags_.threads : net::LoopGroup::availableCpus();
 
-  sockets::Address address;
-  if (!sockets::parseAddress(flags_.listen, &address)) {
-    std::fprintf(stderr, "ringcast: --listen: '%s' is not ADDR:PORT (example: 0.0.0.0:8080)\n",
-                 flags_.listen.c_str());
-    return 2;
+  loops_ = std::make_unique<net::LoopGroup>(threads);
+  std::vector<net::EventLoop*> loopPtrs;
+  for (int i = 0; i < threads; ++i) loopPtrs.push_back(&loops_->loop(i));
+  FanoutOptions fo;
+  fo.ringCapacity = flags_.ringSize;
+  fo.maxOutbufBytes = flags_.maxOutbufBytes;
+  fo.dropOldest = flags_.slowConsumer == "drop-oldest";
+  fo.historySize = flags_.historySize;
+  fo.historyTtlMs = flags_.historyTtlMs;
+  fanout_ = std::make_unique<Fanout>(std::move(loopPtrs), fo);
+  push_ = std::make_unique<PushEndpoint>(fanout_.get(), &pushOptions_);
+  wsOptions_.endpoints.emplace_back("/ws", push_.get());
+
+  listeners_.push_back({"ws",
+                        "--listen",
+                        flags_.listen,
+                        [this](net::EventLoop& loop, int fd) { acceptWebSocket(loop, fd); },
+                        {}});
+  listeners_.push_back({"api",
+                        "--api-listen",
+                        flags_.apiListen,
+                        [this](net::EventLoop& loop, int fd) {
+                          acceptApiConnection(loop, fd, fanout_.get(), &apiOptions_);
+                        },
+                        {}});
+  listeners_.push_back({"publish",
+                        "--publish-listen",
+                        flags_.publishListen,
+                        [this](net::EventLoop& loop, int fd) {
+                          acceptPublishConnection(loop, fd, fanout_.get(), &publishOptions_);
+                        },
+                        {}});
+  for (Listener& l : listeners_) {
+    if (!bindListener(l, threads)) return 2;
   }
-  // One SO_REUSEPORT listener per loop. Bind the first to learn the port (it may be 0), then
-  // bind the others to that same port.
-  std::vector<int> listenFds;
-  listenFds.push_back(sockets::listenReusePortOrDie(address));
-  address = sockets::localAddress(listenFds[0]);
-  for (int i = 1; i < threads; ++i) listenFds.push_back(sockets::listenReusePortOrDie(address));
 
   std::printf("%s", formatFlags(flags_).c_str());
   std::printf("open-file limit %llu: up to %llu connections\n",
               static_cast<unsigned long long>(fdLimit),
               static_cast<unsigned long long>(maxConnections_));
   std::printf("loops %d\n", threads);
-  if (flags_.echo) std::printf("echo endpoint ws://%s/echo\n", address.toString().c_str());
-  std::printf("listen ws %s\n", address.toString().c_str());
+  if (flags_.jwtSecret.empty()) {
+    std::printf(
+        "DEV MODE: no --jwt-secret, clients name themselves with ?user=NAME and may "
+        "publish anywhere\n");
+  }
+  if (flags_.echo) std::printf("echo endpoint ws://%s/echo\n", listeners_[0].address.c_str());
+  for (const Listener& l : listeners_) {
+    std::printf("listen %s %s\n", l.name.c_str(), l.address.c_str());
+  }
   std::fflush(stdout);
 
-  loops_ = std::make_unique<net::LoopGroup>(threads);
-  acceptors_.resize(static_cast<size_t>(threads));
-  loops_->start([this, &listenFds](net::EventLoop& loop) {
-    size_t i = static_cast<size_t>(loop.id());
-    acceptors_[i] = std::make_unique<net::Acceptor>(
-        &loop, listenFds[i],
-        [this, &loop](int fd, const sockets::Address&) { onNewConnection(loop, fd); });
+  acceptors_.resize(static_cast<size_t>(threads) * listeners_.size());
+  loops_->start([this](net::EventLoop& loop) {
+    fanout_->attachLoop(loop);
+    const size_t i = static_cast<size_t>(loop.id());
+    for (size_t k = 0; k < listeners_.size(); ++k) {
+      AcceptFn* accept = &listeners_[k].accept;
+      acceptors_[i * listeners_.size() + k] = std::make_unique<net::Acceptor>(
+          &loop, listeners_[k].fds[i],
+          [accept, &loop](int fd, const sockets::Address&) { (*accept)(loop, fd); });
+    }
   });
 
   sigset_t stopSignals;
@@ -152,10 +209,20 @@ void Gateway::drain() {
   }
   size_t left = liveConnections();
   if (left > 0) RC_LOG_WARN("drain timeout: dropping {} connections", left);
+  // Whatever is left is dropped on its own loop (connection teardown touches loop state).
+  std::vector<std::future<void>> dropped;
+  for (int i = 0; i < loops_->size(); ++i) {
+    net::EventLoop* loop = &loops_->loop(i);
+    auto done = std::make_shared<std::promise<void>>();
+    dropped.push_back(done->get_future());
+    loop->queueInLoop([loop, done] {
+      loop->forEachConnection([](net::TcpConnection& c) { c.closeNow(); });
+      done->set_value();
+    });
+  }
+  for (auto& f : dropped) f.wait();
   loops_->stop();
-  // Connections left over are closed by their loops' destructors, on this thread, after the
-  // loop threads have ended.
-  for (auto& a : acceptors_) a.reset();
+  acceptors_.clear();
   loops_.reset();
 }
 

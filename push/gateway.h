@@ -1,20 +1,26 @@
-// Gateway: wires the flags, the loop threads, the listeners and the endpoints, and runs the
-// process until SIGINT/SIGTERM, then drains: stop accepting, close every WebSocket with 1001,
-// wait up to --drain-timeout for the peers, exit 0.
+// Gateway: wires the flags, the loop threads, the listeners (public WebSocket, internal
+// HTTP API, internal TCP publish), the fan-out and the endpoints, and runs the process until
+// SIGINT/SIGTERM, then drains: stop accepting, close every WebSocket with 1001, wait up to
+// --drain-timeout for the peers, exit 0.
 //
 // Thread safety: constructed and run on the main thread; the loops it starts own everything
-// they accept. The endpoints and WsOptions are built before the loops start and are const
-// while they run.
+// they accept. Endpoints and options are built before the loops start and are const while
+// they run.
 #pragma once
 
-#include <atomic>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/flags.h"
 #include "net/acceptor.h"
 #include "net/loop_group.h"
+#include "push/api_http.h"
+#include "push/api_tcp.h"
 #include "push/echo_endpoint.h"
+#include "push/fanout.h"
+#include "push/session.h"
 #include "ws/ws_connection.h"
 
 namespace ringcast::push {
@@ -30,17 +36,33 @@ class Gateway {
   int run();
 
  private:
-  void onNewConnection(net::EventLoop& loop, int fd);
+  using AcceptFn = std::function<void(net::EventLoop& loop, int fd)>;
+  struct Listener {
+    std::string name;  // printed as "listen <name> ADDR:PORT"
+    std::string flag;  // the flag it comes from, for error messages
+    std::string address;
+    AcceptFn accept;
+    std::vector<int> fds;  // one SO_REUSEPORT socket per loop
+  };
+
+  void acceptWebSocket(net::EventLoop& loop, int fd);
   bool originAllowed(std::string_view origin, std::string_view host) const;
   size_t liveConnections() const;
+  bool bindListener(Listener& listener, int threads);
   void drain();
 
   const Flags flags_;
   uint64_t maxConnections_ = 0;
   ws::WsOptions wsOptions_;
+  ApiOptions apiOptions_;
+  PublishOptions publishOptions_;
+  PushOptions pushOptions_;
   EchoEndpoint echo_;
   std::unique_ptr<net::LoopGroup> loops_;
-  std::vector<std::unique_ptr<net::Acceptor>> acceptors_;  // [i] belongs to loop i
+  std::unique_ptr<Fanout> fanout_;
+  std::unique_ptr<PushEndpoint> push_;
+  std::vector<Listener> listeners_;
+  std::vector<std::unique_ptr<net::Acceptor>> acceptors_;
 };
 
 }  // namespace ringcast::push

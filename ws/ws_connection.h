@@ -71,7 +71,7 @@ class WsConnection final : public net::TcpConnection {
   // TCP connection when the peer's close arrives or after the close timeout.
   void close(uint16_t code, std::string_view reason);
   // Server shutdown: close with 1001 (or drop a connection still in its handshake).
-  void goAway();
+  void goAway() override;
 
   bool isWebSocketOpen() const { return phase_ == Phase::kOpen; }
   // The negotiated subprotocol, or empty.

@@ -1,0 +1,101 @@
+// Hub: the gateway's one door for everything that sends to clients — channel publishes,
+// system notices, direct messages, disconnects — and for the queries about who is where.
+// The HTTP API, the TCP publish protocol, client commands and the cluster bridge all call it.
+//
+// A send encodes the outgoing frame ONCE on the calling thread, stamps the channel offset
+// (and keeps it in the channel's history), and pushes it into the broadcast ring; every loop
+// then delivers it to its own local subscribers with batched writes. The receipt, summed
+// over all loops, comes back to the caller's loop.
+//
+// Thread safety: the send methods and stats() are called on a loop thread (an API or client
+// connection's); their `done` callbacks run later on that same loop. presence(), users()
+// and channels() are safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringcast::push {
+
+// What happened to one send, summed over every loop.
+struct Receipt {
+  bool ok = true;
+  std::string errorCode;     // when !ok: "overloaded" (ring full), "bad_request", ...
+  std::string errorMessage;  // short, human
+  uint64_t offset = 0;       // publish: the channel offset the message got
+  uint64_t matched = 0;      // sockets that should get it
+  uint64_t queued = 0;       // of those, sockets that had it queued
+  uint64_t dropped = 0;      // of those, sockets skipped by the slow-consumer policy
+  bool online = false;       // send/disconnect: the user had at least one connection
+};
+using ReceiptFn = std::function<void(const Receipt&)>;
+
+struct PresenceEntry {
+  std::string user;
+  std::string name;
+  uint32_t conns = 0;  // the user's connections subscribed to the channel
+};
+
+struct ChannelInfo {
+  std::string channel;
+  uint64_t subscribers = 0;
+  uint64_t offset = 0;  // last assigned offset
+};
+
+struct UserInfo {
+  std::string user;
+  uint32_t conns = 0;  // open connections of the user
+};
+
+// Counters summed over loops (each loop owns plain counters; stats() collects them).
+struct Stats {
+  uint64_t connections = 0;
+  uint64_t subscriptions = 0;
+  uint64_t messagesIn = 0;   // accepted sends (publish, notice, direct) from any source
+  uint64_t messagesOut = 0;  // frames queued to sockets
+  uint64_t bytesOut = 0;
+  uint64_t dropped = 0;  // deliveries skipped or cut by the slow-consumer policy
+  uint64_t slowConsumerDisconnects = 0;
+  uint64_t pingTimeouts = 0;
+  uint64_t ringOccupancy = 0;
+  uint64_t ringCapacity = 0;
+  std::vector<uint64_t> loopConnections;  // per loop
+  std::vector<uint64_t> loopIterations;   // per loop (load indicator)
+  // Publish-to-write latency histogram: bucket i counts deliveries written within
+  // kLatencyBucketsUs[i] microseconds of the publish (cumulative, Prometheus style).
+  std::vector<uint64_t> latencyBuckets;
+  uint64_t latencyCount = 0;
+  double latencySumSeconds = 0;
+};
+inline constexpr uint64_t kLatencyBucketsUs[] = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000};
+
+class Hub {
+ public:
+  virtual ~Hub() = default;
+
+  // Publishes `dataJson` (a valid JSON value, carried byte for byte) on `channel` as
+  // {"type":"message",...,"from":from}. REQUIRES: loop thread.
+  virtual void publish(std::string_view channel, std::string_view dataJson, std::string_view from,
+                       ReceiptFn done) = 0;
+  // A system notice to every connection. REQUIRES: loop thread.
+  virtual void broadcast(std::string_view dataJson, ReceiptFn done) = 0;
+  // A direct message to every connection of `user`. REQUIRES: loop thread.
+  virtual void send(std::string_view user, std::string_view dataJson, std::string_view from,
+                    ReceiptFn done) = 0;
+  // Closes every connection of `user` with 1008 "disconnected". REQUIRES: loop thread.
+  virtual void disconnect(std::string_view user, ReceiptFn done) = 0;
+  // Gathers every loop's counters. REQUIRES: loop thread; done runs on it.
+  virtual void stats(std::function<void(const Stats&)> done) = 0;
+
+  virtual std::vector<PresenceEntry> presence(std::string_view channel) const = 0;
+  virtual std::vector<UserInfo> users() const = 0;
+  virtual std::vector<ChannelInfo> channels() const = 0;
+  // False while the gateway drains (healthz answers 503).
+  virtual bool serving() const = 0;
+};
+
+}  // namespace ringcast::push

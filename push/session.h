@@ -1,0 +1,78 @@
+// Session: one authenticated client on /ws — its identity, its subscriptions, and the
+// handling of its JSON commands. PushEndpoint is the WsEndpoint of /ws: it authenticates the
+// upgrade (HS256 token, or ?user= in dev mode), creates the Session and feeds it messages.
+//
+// Thread safety: a Session lives on its connection's loop and is used only there.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "push/auth.h"
+#include "push/client_protocol.h"
+#include "ws/ws_connection.h"
+
+namespace ringcast::push {
+
+class Fanout;
+class Shard;
+struct LocalChannel;
+
+struct PushOptions {
+  std::string jwtSecret;  // empty: dev mode (?user=NAME, everyone may publish)
+};
+
+class Session {
+ public:
+  Session(ws::WsConnection* conn, Identity identity)
+      : conn_(conn), identity_(std::move(identity)) {}
+
+  ws::WsConnection* conn() const { return conn_; }
+  const std::string& user() const { return identity_.user; }
+  const Identity& identity() const { return identity_; }
+
+  // A subscription as the session sees it: which local channel, and where its entry sits
+  // in that channel's subscriber array (kept up to date by the shard's swap-removes).
+  struct Sub {
+    LocalChannel* channel;
+    uint32_t index;
+  };
+  std::vector<Sub>& subs() { return subs_; }
+  uint32_t shardIndex = 0;  // position in the shard's session array
+  uint32_t userIndex = 0;   // position in the shard's array for this user
+
+ private:
+  ws::WsConnection* conn_;
+  Identity identity_;
+  std::vector<Sub> subs_;
+};
+
+class PushEndpoint final : public ws::WsEndpoint {
+ public:
+  PushEndpoint(Fanout* fanout, const PushOptions* options) : fanout_(fanout), options_(options) {}
+
+  int onUpgrade(ws::WsConnection& conn, const http::Request& request, std::string* reason) override;
+  void onOpen(ws::WsConnection& conn) override;
+  void onMessage(ws::WsConnection& conn, ws::Opcode op, std::string_view payload) override;
+  void onClose(ws::WsConnection& conn, uint16_t code) override;
+
+ private:
+  void handle(Session& s, const Command& cmd);
+  void subscribe(Session& s, const Command& cmd);
+  void unsubscribe(Session& s, const Command& cmd);
+  // Ends s's subscription to `channel` everywhere (local index, counts, presence: leave).
+  bool dropSubscription(Session& s, const std::string& channel);
+  void publish(Session& s, const Command& cmd);
+  void sendDirect(Session& s, const Command& cmd);
+  void presence(Session& s, const Command& cmd);
+  void replyError(Session& s, std::string_view id, std::string_view code, std::string_view message);
+
+  Fanout* fanout_;
+  const PushOptions* options_;
+  std::atomic<uint64_t> anonymous_{0};  // dev mode: anon-<n> names
+};
+
+}  // namespace ringcast::push

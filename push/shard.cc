@@ -1,0 +1,217 @@
+#include "push/shard.h"
+
+#include <algorithm>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "push/client_protocol.h"
+#include "ws/close_code.h"
+#include "ws/frame_writer.h"
+
+namespace ringcast::push {
+namespace {
+
+// Envelopes taken from the ring per peek; the cursor moves once per batch.
+constexpr size_t kDrainBatch = 256;
+
+}  // namespace
+
+Shard::Shard(Fanout* fanout, net::EventLoop* loop, int index)
+    : fanout_(fanout), loop_(loop), index_(index) {}
+
+Shard::~Shard() = default;
+
+void Shard::addSession(Session* s) {
+  owner_.assertOwned();
+  s->shardIndex = static_cast<uint32_t>(sessions_.size());
+  sessions_.push_back(s);
+  auto& mine = users_[s->user()];
+  s->userIndex = static_cast<uint32_t>(mine.size());
+  mine.push_back(s);
+}
+
+void Shard::removeSession(Session* s) {
+  owner_.assertOwned();
+  while (!s->subs().empty()) {
+    std::string name = s->subs().back().channel->name;
+    removeSubscription(s, name);
+  }
+  // Swap-remove from the session array and the user's array, fixing the moved one's index.
+  Session* last = sessions_.back();
+  sessions_[s->shardIndex] = last;
+  last->shardIndex = s->shardIndex;
+  sessions_.pop_back();
+  auto it = users_.find(s->user());
+  auto& mine = it->second;
+  Session* lastOfUser = mine.back();
+  mine[s->userIndex] = lastOfUser;
+  lastOfUser->userIndex = s->userIndex;
+  mine.pop_back();
+  if (mine.empty()) users_.erase(it);
+}
+
+bool Shard::isSubscribed(const Session* s, std::string_view channel) const {
+  for (const Session::Sub& sub : const_cast<Session*>(s)->subs()) {
+    if (sub.channel->name == channel) return true;
+  }
+  return false;
+}
+
+void Shard::addSubscription(Session* s, std::string_view channel, uint64_t minOffset,
+                            bool presence) {
+  owner_.assertOwned();
+  auto it = channels_.find(channel);
+  if (it == channels_.end()) {
+    auto local = std::make_unique<LocalChannel>();
+    local->name = std::string(channel);
+    it = channels_.emplace(local->name, std::move(local)).first;
+  }
+  LocalChannel* ch = it->second.get();
+  s->subs().push_back({ch, static_cast<uint32_t>(ch->entries.size())});
+  ch->entries.push_back({s, static_cast<uint32_t>(s->subs().size() - 1), minOffset, presence});
+  ++counters_.subscriptions;
+}
+
+bool Shard::removeSubscription(Session* s, std::string_view channel) {
+  owner_.assertOwned();
+  auto& subs = s->subs();
+  for (size_t i = 0; i < subs.size(); ++i) {
+    if (subs[i].channel->name == channel) {
+      unlinkSubscription(s, i);
+      return true;
+    }
+  }
+  return false;
+}
+
+void Shard::unlinkSubscription(Session* s, size_t subIndex) {
+  auto& subs = s->subs();
+  LocalChannel* ch = subs[subIndex].channel;
+  uint32_t entryIndex = subs[subIndex].index;
+  // Swap-remove the channel's entry; the moved entry's session learns its new index.
+  SubEntry moved = ch->entries.back();
+  ch->entries[entryIndex] = moved;
+  moved.session->subs()[moved.subIndex].index = entryIndex;
+  ch->entries.pop_back();
+  // Swap-remove the session's sub; the moved sub's channel entry learns its new index.
+  Session::Sub movedSub = subs.back();
+  subs[subIndex] = movedSub;
+  movedSub.channel->entries[movedSub.index].subIndex = static_cast<uint32_t>(subIndex);
+  subs.pop_back();
+  --counters_.subscriptions;
+  if (ch->entries.empty()) channels_.erase(ch->name);  // frees ch
+}
+
+bool Shard::hasPendingWork() {
+  return fanout_->ring().hasReady(index_);
+}
+
+void Shard::drain() {
+  owner_.assertOwned();
+  Envelope* batch[kDrainBatch];
+  for (;;) {
+    size_t n = fanout_->ring().peek(index_, batch, kDrainBatch);
+    if (n == 0) return;
+    for (size_t i = 0; i < n; ++i) deliver(batch[i]);
+    fanout_->ring().release(index_, n);
+    // Completion after release: the envelope may be freed by the last loop.
+    for (size_t i = 0; i < n; ++i) fanout_->finished(batch[i]);
+  }
+}
+
+void Shard::deliver(Envelope* env) {
+  // Tallies are kept locally and added to the envelope once: the envelope is shared by every
+  // loop, and one atomic add per subscriber would bounce its cache line between cores.
+  Tally tally;
+  switch (env->kind) {
+    case Envelope::Kind::kChannel:
+    case Envelope::Kind::kPresence: {
+      auto it = channels_.find(env->key);
+      if (it == channels_.end()) break;
+      const bool presenceOnly = env->kind == Envelope::Kind::kPresence;
+      const std::vector<SubEntry>& entries = it->second->entries;
+      // One atomic add for every local reference; the unused ones are given back at the end.
+      env->frame->acquireMany(static_cast<uint32_t>(entries.size()));
+      for (const SubEntry& e : entries) {
+        bool wanted = presenceOnly ? e.presence : env->offset > e.minOffset;
+        if (wanted) {
+          queueFrame(e.session, env, &tally);
+        } else {
+          ++tally.unused;
+        }
+      }
+      env->frame->releaseUnused(tally.unused);
+      break;
+    }
+    case Envelope::Kind::kUser: {
+      auto it = users_.find(env->key);
+      if (it == users_.end()) break;
+      env->frame->acquireMany(static_cast<uint32_t>(it->second.size()));
+      for (Session* s : it->second) queueFrame(s, env, &tally);
+      env->frame->releaseUnused(tally.unused);
+      break;
+    }
+    case Envelope::Kind::kAll: {
+      env->frame->acquireMany(static_cast<uint32_t>(sessions_.size()));
+      for (Session* s : sessions_) queueFrame(s, env, &tally);
+      env->frame->releaseUnused(tally.unused);
+      break;
+    }
+    case Envelope::Kind::kDisconnect: {
+      auto it = users_.find(env->key);
+      if (it == users_.end()) break;
+      tally.matched = it->second.size();
+      // close() only queues a close frame: the index is not modified while we walk it.
+      for (Session* s : it->second) s->conn()->close(ws::kPolicyViolation, "disconnected");
+      break;
+    }
+  }
+  if (tally.matched != 0) env->matched.fetch_add(tally.matched, std::memory_order_relaxed);
+  if (tally.queued != 0) env->queued.fetch_add(tally.queued, std::memory_order_relaxed);
+  if (tally.dropped != 0) env->dropped.fetch_add(tally.dropped, std::memory_order_relaxed);
+  if (env->publishNs != 0) recordLatency(monotonicNs() - env->publishNs);
+}
+
+void Shard::recordLatency(int64_t ns) {
+  const uint64_t us = ns > 0 ? static_cast<uint64_t>(ns / 1000) : 0;
+  for (size_t b = 0; b < std::size(kLatencyBucketsUs); ++b) {
+    if (us <= kLatencyBucketsUs[b]) ++counters_.latencyBuckets[b];
+  }
+  ++counters_.latencyCount;
+  counters_.latencySumSeconds += static_cast<double>(ns) / 1e9;
+}
+
+void Shard::queueFrame(Session* s, Envelope* env, Tally* tally) {
+  ws::WsConnection* conn = s->conn();
+  if (!conn->isWebSocketOpen()) {
+    ++tally->unused;  // closing: not a target any more
+    return;
+  }
+  ++tally->matched;
+  const uint32_t size = env->frame->size();
+  if (conn->queuedBytes() + size > fanout_->options().maxOutbufBytes) {
+    if (!fanout_->options().dropOldest) {
+      // Disconnect: what is queued is lost anyway; keep only a partly written frame so the
+      // byte stream stays whole, then say why.
+      counters_.dropped += 1 + conn->writeQueue().dropQueued(true);
+      ++counters_.slowConsumerDisconnects;
+      ++tally->dropped;
+      ++tally->unused;
+      conn->close(ws::kPolicyViolation, "slow consumer");
+      return;
+    }
+    // Drop the oldest queued messages (a partly written one stays), tell the client how
+    // many, then queue this one.
+    size_t lost = conn->writeQueue().dropQueued(true);
+    counters_.dropped += lost;
+    std::string notice;
+    frame::dropped(notice, lost);
+    conn->sendText(notice);
+  }
+  conn->send(FrameRef(env->frame.get()));  // adopts one of the references taken above
+  ++tally->queued;
+  ++counters_.messagesOut;
+  counters_.bytesOut += size;
+}
+
+}  // namespace ringcast::push
