@@ -5,21 +5,25 @@ SHELL := /bin/bash
 BUILD       ?= build
 BUILD_ASAN  ?= build-asan
 BUILD_FUZZ  ?= build-fuzz
+BUILD_TSAN  ?= build-tsan
 FUZZ_SECONDS ?= 60
 RUN_ARGS    ?= --echo
 JOBS        ?= $(shell nproc)
 
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
 	libssl-dev libfmt-dev libxxhash-dev libcli11-dev libsimdjson-dev \
-	libgtest-dev libbenchmark-dev python3 python3-websockets nodejs npm
+	libgtest-dev libbenchmark-dev python3 python3-websockets
+# Node.js and npm come from Debian only where the machine has none of its own (a newer Node
+# installed from elsewhere conflicts with Debian's npm package).
+NODE_PACKAGES := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps run test sanitize fuzz bench format clean
+.PHONY: all build deps run test sanitize tsan fuzz bench format clean
 
 all: build
 
 deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do \
+	@missing=$$(for p in $(DEB_PACKAGES) $(NODE_PACKAGES); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	  done); \
 	if [ -n "$$missing" ]; then \
@@ -51,6 +55,13 @@ sanitize: deps
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j 2 --timeout 900 -LE nosanitize
 
+# ThreadSanitizer over the tests of shared-memory code: the broadcast ring under contention,
+# shared frames, cross-thread loop tasks.
+tsan: deps
+	cmake -S . -B $(BUILD_TSAN) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGCAST_TSAN=ON
+	cmake --build $(BUILD_TSAN) -j $(JOBS) --target ringcast_tsan_tests
+	TSAN_OPTIONS=halt_on_error=1 ./$(BUILD_TSAN)/tests/ringcast_tsan_tests
+
 fuzz: deps
 	CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGCAST_FUZZ=ON
 	cmake --build $(BUILD_FUZZ) -j $(JOBS)
@@ -69,4 +80,4 @@ format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_TSAN)

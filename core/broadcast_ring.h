@@ -12,6 +12,8 @@
 // - A writer may claim p only when p - min(cursors) < capacity, i.e. the slot's previous
 //   item (p - capacity) has been released by every reader. The cursors are loaded with
 //   acquire, so the readers' loads of that old item happen before the writer overwrites it.
+//   Writers share the minimum they computed through minCursorCache_ (release store, acquire
+//   load), which carries that happens-before on to a writer that trusts the cached value.
 //   The slowest reader gates the writers: memory is bounded, and a full ring is
 //   back-pressure (tryPublish returns false), never loss.
 // - Items become visible strictly in claim order: a reader stops at the first claimed slot
@@ -48,9 +50,9 @@ class BroadcastRing {
   bool tryPublish(T* item) {
     uint64_t pos = writeIndex_.load(std::memory_order_relaxed);
     for (;;) {
-      if (pos - minCursorCache_.load(std::memory_order_relaxed) > mask_) {
+      if (pos - minCursorCache_.load(std::memory_order_acquire) > mask_) {
         uint64_t min = slowestCursor();
-        minCursorCache_.store(min, std::memory_order_relaxed);
+        minCursorCache_.store(min, std::memory_order_release);
         if (pos - min > mask_) return false;
       }
       // relaxed: the claim orders nothing by itself; the slot's seq store publishes.
