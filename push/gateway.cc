@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "net/socket_ops.h"
+#include "push/demo_assets.h"
 
 namespace ringcast::push {
 namespace {
@@ -53,6 +54,13 @@ Gateway::Gateway(const Flags& flags) : flags_(flags) {
     return originAllowed(origin, host);
   };
   if (flags_.echo) wsOptions_.endpoints.emplace_back("/echo", &echo_);
+  for (const DemoAsset& asset : demoAssets()) {
+    const http::Header headers[] = {{"Content-Type", asset.contentType},
+                                    {"Cache-Control", "no-cache"}};
+    std::string response;
+    http::appendResponse(response, 200, headers, asset.body, false);
+    wsOptions_.pages.emplace_back(std::string(asset.path), std::move(response));
+  }
 
   apiOptions_.apiKey = flags_.apiKey;
   apiOptions_.limits.maxBodyBytes = flags_.maxMessageBytes;

@@ -51,6 +51,16 @@ void WsConnection::readHandshake(const uint8_t* data, size_t len) {
 }
 
 void WsConnection::upgrade(const http::Request& request, size_t consumed) {
+  if (request.method == "GET" && !request.headerHasToken("Upgrade", "websocket")) {
+    for (const auto& [path, response] : options_->pages) {
+      if (request.path != path) continue;
+      sendCopy(response);
+      handshake_.reset();
+      phase_ = Phase::kDone;
+      closeAfterFlush(options_->closeTimeoutMs);
+      return;
+    }
+  }
   for (const auto& [path, endpoint] : options_->endpoints) {
     if (request.path == path) endpoint_ = endpoint;
   }

@@ -48,6 +48,9 @@ struct WsOptions {
   FrameLimits frameLimits;
   HandshakeOptions handshake;
   std::vector<std::pair<std::string, WsEndpoint*>> endpoints;  // path -> endpoint
+  // Plain GET pages served on the same port (the demo page and its script): path -> the
+  // complete HTTP response bytes. The connection closes after the response.
+  std::vector<std::pair<std::string, std::string>> pages;
   uint64_t maxOutbufBytes = 16 << 20;  // stop reading from a peer with more queued than this
   int64_t handshakeTimeoutMs = 10'000;
   int64_t pingIntervalMs = 25'000;  // 0: never ping

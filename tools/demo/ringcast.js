@@ -1,0 +1,1 @@
+// ringcast browser client (see docs/PROTOCOL.md).
