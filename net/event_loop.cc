@@ -16,20 +16,6 @@ namespace {
 
 constexpr int kMaxEventsPerWait = 1024;
 
-// The eventfd's own Pollable: reading it just clears the wake-up.
-class WakeHandler final : public Pollable {
- public:
-  explicit WakeHandler(int fd) : fd_(fd) {}
-  void handleEvents(uint32_t) override {
-    uint64_t value;
-    while (::read(fd_, &value, sizeof value) > 0) {
-    }
-  }
-
- private:
-  int fd_;
-};
-
 }  // namespace
 
 void EventLoop::fireConnectionDeadline(TimerNode* node, int64_t nowMs) {
@@ -41,6 +27,7 @@ EventLoop::EventLoop(int id)
     : id_(id),
       epollFd_(::epoll_create1(EPOLL_CLOEXEC)),
       wakeFd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      wakeReader_(wakeFd_),
       nowMs_(monotonicMs()),
       timers_(nowMs_, &fireConnectionDeadline),
       readBuffer_(new uint8_t[kReadBufferBytes]),
@@ -49,8 +36,7 @@ EventLoop::EventLoop(int id)
     RC_LOG_ERROR("loop {}: epoll/eventfd creation failed: {}", id, std::strerror(errno));
     std::abort();
   }
-  static_assert(sizeof(WakeHandler) <= sizeof(void*) * 2);
-  add(wakeFd_, new WakeHandler(wakeFd_));  // lives as long as the process's loops
+  add(wakeFd_, &wakeReader_);
 }
 
 EventLoop::~EventLoop() {
@@ -108,6 +94,12 @@ int EventLoop::pollTimeoutMs() const {
 void EventLoop::quit() {
   quit_.store(true, std::memory_order_release);
   if (!isInLoopThread()) wakeup();
+}
+
+void EventLoop::WakeReader::handleEvents(uint32_t) {
+  uint64_t value;
+  while (::read(fd, &value, sizeof value) > 0) {
+  }
 }
 
 void EventLoop::wakeIfSleeping() {

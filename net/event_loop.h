@@ -121,6 +121,12 @@ class EventLoop {
   const int id_;
   int epollFd_;
   int wakeFd_;
+  // Reading the eventfd just clears the wake-up.
+  struct WakeReader final : Pollable {
+    explicit WakeReader(int f) : fd(f) {}
+    void handleEvents(uint32_t) override;
+    int fd;
+  } wakeReader_;
   std::atomic<bool> quit_{false};
   int64_t nowMs_;
   TimerWheel timers_;

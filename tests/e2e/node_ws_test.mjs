@@ -1,0 +1,275 @@
+// ringcast /echo against npm's `ws` client.
+// Usage: node --test-reporter=spec node_ws_test.mjs PATH/TO/ringcast
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
+
+const binary = process.argv[2];
+if (!binary) {
+  console.error('usage: node node_ws_test.mjs PATH/TO/ringcast');
+  process.exit(2);
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const SIZES = [0, 1, 125, 126, 65535, 65536, 1 * MiB, 16 * MiB];
+const SMALL_LIMIT = 64 * KiB;
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function startServer(...extra) {
+  const args = ['--echo', '--listen', '127.0.0.1:0', ...extra];
+  const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  const lines = [];
+  const port = await withTimeout(new Promise((resolve, reject) => {
+    const rl = createInterface({ input: proc.stdout });
+    rl.on('line', (line) => {
+      lines.push(line);
+      const m = /^listen ws 127\.0\.0\.1:(\d+)$/.exec(line);
+      if (m) resolve(Number(m[1]));
+    });
+    proc.once('error', reject);
+    exited.then(({ code, signal }) =>
+      reject(new Error(`server exited (${code ?? signal}) before listening; stdout: ${JSON.stringify(lines)}`)));
+  }), 30000, 'server listen line').catch((err) => {
+    proc.kill('SIGKILL');
+    throw err;
+  });
+  return { proc, port, exited, url: (path = '/echo') => `ws://127.0.0.1:${port}${path}` };
+}
+
+// SIGTERM the PID we started; SIGKILL only if it hangs. Returns {code, signal}.
+async function stopServer(server) {
+  if (!server) return null;
+  const { proc } = server;
+  if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+  try {
+    return await withTimeout(server.exited, 15000, 'server exit after SIGTERM');
+  } catch (err) {
+    proc.kill('SIGKILL');
+    await server.exited;
+    throw err;
+  }
+}
+
+async function connect(server, options = {}) {
+  const ws = new WebSocket(server.url(), { maxPayload: 64 * MiB, ...options });
+  await withTimeout(once(ws, 'open'), 10000, 'websocket open');
+  return ws;
+}
+
+function nextMessage(ws, ms = 30000) {
+  return withTimeout(new Promise((resolve, reject) => {
+    const onMessage = (data, isBinary) => { cleanup(); resolve({ data, isBinary }); };
+    const onClose = (code) => { cleanup(); reject(new Error(`closed with ${code} while awaiting a message`)); };
+    const cleanup = () => { ws.off('message', onMessage); ws.off('close', onClose); };
+    ws.on('message', onMessage);
+    ws.on('close', onClose);
+  }), ms, 'echo');
+}
+
+function closeEvent(ws, ms = 10000) {
+  return withTimeout(once(ws, 'close'), ms, 'close event').then(([code, reason]) => ({
+    code, reason: reason.toString('utf8'),
+  }));
+}
+
+async function roundTrip(ws, payload) {
+  const reply = nextMessage(ws);
+  ws.send(payload);
+  const { data, isBinary } = await reply;
+  if (typeof payload === 'string') {
+    assert.equal(isBinary, false, 'text message came back as binary');
+    assert.equal(data.length, Buffer.byteLength(payload));
+    assert.ok(data.toString('utf8') === payload, `text payload of ${payload.length} chars differs`);
+  } else {
+    assert.equal(isBinary, true, 'binary message came back as text');
+    assert.equal(data.length, payload.length);
+    assert.ok(Buffer.compare(data, payload) === 0, `binary payload of ${payload.length} bytes differs`);
+  }
+}
+
+function asciiText(n) {
+  const block = randomBytes(4096).toString('base64').slice(0, 4096);
+  return block.repeat(Math.ceil(n / 4096) + 1).slice(0, n);
+}
+
+let server; // --max-message-size 16MiB
+let small; // --max-message-size 64KiB
+
+before(async () => {
+  server = await startServer('--threads', '2', '--max-message-size', '16MiB');
+  small = await startServer('--threads', '2', '--max-message-size', '64KiB');
+});
+
+after(async () => {
+  const results = [];
+  for (const s of [server, small].filter(Boolean)) {  // a failed start was reported by before()
+    const wasAlive = s.proc.exitCode === null && s.proc.signalCode === null;
+    results.push({ wasAlive, exit: await stopServer(s) });
+  }
+  for (const { wasAlive, exit } of results) {
+    assert.ok(wasAlive, `a server died during the tests: ${JSON.stringify(exit)}`);
+    assert.deepEqual(exit, { code: 0, signal: null }, 'server exit after SIGTERM');
+  }
+});
+
+test('text round trips of every size up to 16 MiB', async () => {
+  const ws = await connect(server);
+  try {
+    for (const n of SIZES) await roundTrip(ws, asciiText(n));
+  } finally {
+    ws.terminate();
+  }
+});
+
+test('binary round trips of every size up to 16 MiB', async () => {
+  const ws = await connect(server);
+  try {
+    for (const n of SIZES) await roundTrip(ws, randomBytes(n));
+  } finally {
+    ws.terminate();
+  }
+});
+
+test('non-ASCII text is echoed byte for byte', async () => {
+  const ws = await connect(server);
+  try {
+    for (const s of ['ü', 'Grüße aus Köln', '日本語テキスト', 'emoji 🎉🚀 𝄞', '€'.repeat(70000)]) {
+      await roundTrip(ws, s);
+    }
+  } finally {
+    ws.terminate();
+  }
+});
+
+test('fragmented binary message is echoed as one message', async () => {
+  const ws = await connect(server);
+  try {
+    const chunks = [randomBytes(70000), randomBytes(1), Buffer.alloc(0), randomBytes(300000)];
+    const reply = nextMessage(ws);
+    chunks.forEach((chunk, i) => ws.send(chunk, { binary: true, fin: i === chunks.length - 1 }));
+    const { data, isBinary } = await reply;
+    assert.equal(isBinary, true);
+    assert.ok(Buffer.compare(data, Buffer.concat(chunks)) === 0, 'reassembled payload differs');
+    // The next message arrives on its own, so the fragments produced exactly one echo.
+    await roundTrip(ws, 'sentinel');
+  } finally {
+    ws.terminate();
+  }
+});
+
+test('fragmented text message is echoed as one message', async () => {
+  const ws = await connect(server);
+  try {
+    const parts = ['Grüße, ', 'ringcast ', '— ', '🎉'.repeat(500), ' end'];
+    const reply = nextMessage(ws);
+    parts.forEach((part, i) => ws.send(part, { binary: false, fin: i === parts.length - 1 }));
+    const { data, isBinary } = await reply;
+    assert.equal(isBinary, false);
+    assert.equal(data.toString('utf8'), parts.join(''));
+    await roundTrip(ws, randomBytes(10));
+  } finally {
+    ws.terminate();
+  }
+});
+
+test('ping with payload is answered by a pong with the same payload', async () => {
+  const ws = await connect(server);
+  try {
+    for (const payload of [Buffer.from('node-ping'), Buffer.alloc(0), randomBytes(125)]) {
+      const pong = withTimeout(once(ws, 'pong'), 5000, 'pong');
+      ws.ping(payload);
+      const [data] = await pong;
+      assert.ok(Buffer.compare(data, payload) === 0, 'pong payload differs from ping payload');
+    }
+  } finally {
+    ws.terminate();
+  }
+});
+
+test('50 concurrent connections each get their own echoes', async () => {
+  const clients = await Promise.all(Array.from({ length: 50 }, () => connect(server)));
+  try {
+    await Promise.all(clients.map(async (ws, i) => {
+      for (let r = 0; r < 5; r++) {
+        await roundTrip(ws, r % 2 ? `conn ${i} round ${r}` : Buffer.from(`conn ${i} round ${r}`));
+      }
+    }));
+  } finally {
+    clients.forEach((ws) => ws.terminate());
+  }
+});
+
+test('close code 4001 and reason are echoed and TCP is closed', async () => {
+  const ws = await connect(server);
+  await roundTrip(ws, 'hello');
+  const closed = closeEvent(ws);
+  const start = Date.now();
+  ws.close(4001, 'node-bye');
+  const { code, reason } = await closed;
+  assert.equal(code, 4001);
+  assert.equal(reason, 'node-bye');
+  // The 'close' event fires once TCP is gone; ws would otherwise wait 30 s for the server.
+  assert.ok(Date.now() - start < 2000, `server took ${Date.now() - start} ms to close TCP`);
+});
+
+test('message at the limit passes, one byte over is closed with 1009', async () => {
+  const ok = await connect(small);
+  try {
+    await roundTrip(ok, randomBytes(SMALL_LIMIT));
+    await roundTrip(ok, 'x'.repeat(SMALL_LIMIT));
+  } finally {
+    ok.terminate();
+  }
+  for (const payload of [randomBytes(SMALL_LIMIT + 1), 'y'.repeat(SMALL_LIMIT + 1)]) {
+    const ws = await connect(small);
+    const closed = closeEvent(ws);
+    ws.send(payload);
+    const { code } = await closed;
+    assert.equal(code, 1009);
+  }
+  // Over the limit only by the sum of its fragments.
+  const ws = await connect(small);
+  const closed = closeEvent(ws);
+  ws.send(randomBytes(40 * KiB), { fin: false });
+  ws.send(randomBytes(40 * KiB), { fin: true });
+  assert.equal((await closed).code, 1009);
+  // The server still serves new connections.
+  const survivor = await connect(small);
+  try {
+    await roundTrip(survivor, 'still here');
+  } finally {
+    survivor.terminate();
+  }
+});
+
+test('SIGTERM closes every connection with 1001 and exits 0', async () => {
+  const own = await startServer('--threads', '2');
+  let exit;
+  try {
+    const clients = await Promise.all([0, 1, 2].map(() => connect(own)));
+    await Promise.all(clients.map((ws, i) => roundTrip(ws, `before shutdown ${i}`)));
+    const closes = clients.map((ws) => closeEvent(ws, 10000));
+    own.proc.kill('SIGTERM');
+    const codes = (await Promise.all(closes)).map((c) => c.code);
+    assert.deepEqual(codes, [1001, 1001, 1001]);
+    exit = await withTimeout(own.exited, 10000, 'exit after SIGTERM');
+  } finally {
+    await stopServer(own).catch(() => {});
+  }
+  assert.deepEqual(exit, { code: 0, signal: null });
+});

@@ -1,0 +1,137 @@
+"""Starts and stops a ringcast server process for the Python end-to-end tests.
+
+The server prints start-up lines on stdout and, once it accepts connections, a line
+`listen ws 127.0.0.1:PORT`. Only the PID started here is ever signalled.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+LISTEN_RE = re.compile(r"^listen ws 127\.0\.0\.1:(\d+)$")
+
+
+class ServerProcess:
+    def __init__(self, binary, *extra_args, startup_timeout=30.0):
+        self.binary = binary
+        self.args = [binary, "--echo", "--listen", "127.0.0.1:0", *extra_args]
+        self.startup_timeout = startup_timeout
+        self.proc = None
+        self.port = None
+        self.output = []  # every stdout line, kept for failure messages
+        self._port_ready = threading.Event()
+        self._reader = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            self.args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=None,  # inherited: sanitizer reports reach the test log
+            text=True,
+            bufsize=1,
+        )
+        self._reader = threading.Thread(target=self._read_stdout, daemon=True)
+        self._reader.start()
+        if not self._port_ready.wait(self.startup_timeout) or self.port is None:
+            code = self.proc.poll()
+            self.stop()
+            raise RuntimeError(
+                f"server did not print its listen line within {self.startup_timeout}s "
+                f"(exit code {code}); stdout: {self.output!r}"
+            )
+        return self
+
+    def _read_stdout(self):
+        # Keeps draining stdout for the whole run so the server never blocks on a full pipe.
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            self.output.append(line)
+            if self.port is None:
+                m = LISTEN_RE.match(line)
+                if m:
+                    self.port = int(m.group(1))
+                    self._port_ready.set()
+        self._port_ready.set()
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def url(self, path="/echo"):
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    def terminate(self, timeout=15.0):
+        """SIGTERM the server and return its exit code (killing it if it hangs)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"server did not exit within {timeout}s of SIGTERM")
+        self._close_pipe()
+        return self.proc.returncode
+
+    def _close_pipe(self):
+        if self._reader is not None:
+            self._reader.join(5)
+        if self.proc.stdout is not None and (self._reader is None or not self._reader.is_alive()):
+            self.proc.stdout.close()
+
+    def stop(self):
+        """Best-effort stop for finally blocks; never raises."""
+        if self.proc is None:
+            return
+        try:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self._close_pipe()
+        except (ProcessLookupError, ValueError):
+            pass
+
+    # /proc views of the server process (Linux only).
+    def fd_count(self):
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def vm_rss_kib(self):
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise RuntimeError("VmRSS missing from /proc status")
+
+    def sanitized(self):
+        """True when the binary carries AddressSanitizer (its RSS is dominated by quarantine)."""
+        try:
+            with open(f"/proc/{self.pid}/maps") as f:
+                if "libasan" in f.read():
+                    return True
+        except OSError:
+            pass
+        with open(self.binary, "rb") as f:
+            return b"__asan_init" in f.read()
+
+
+def wait_until(predicate, timeout, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
