@@ -45,7 +45,6 @@ void TcpConnection::closeAfterFlush(int64_t lingerMs) {
   loop_->assertInLoopThread();
   if (state_ != State::kOpen || closeAfterFlush_) return;
   closeAfterFlush_ = true;
-  lingerMs_ = lingerMs;
   // Bound the whole goodbye, flushing included: a peer that never reads cannot hold us.
   setDeadline(loop_->nowMs() + lingerMs);
   if (!writeBlocked_) loop_->markDirty(this);

@@ -107,7 +107,6 @@ class TcpConnection : public Pollable, public TimerNode {
   bool readPaused_ = false;    // back-pressure: not reading until resumeReading()
   bool writeBlocked_ = false;  // the socket buffer was full: wait for the writable edge
   bool closeAfterFlush_ = false;
-  int64_t lingerMs_ = 0;
   WriteQueue queue_;
 };
 

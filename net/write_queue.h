@@ -3,7 +3,7 @@
 // the queue only holds references, so queueing a broadcast costs no copy.
 //
 // An empty queue owns no memory (idle connections must stay small); it grows by doubling and
-// gives its array back when it drains, unless it is small.
+// gives its array back whenever it drains.
 //
 // Thread safety: owned by one connection on one loop. Unit-testable without sockets.
 #pragma once
