@@ -1,0 +1,75 @@
+#include "bench/client/marker.h"
+
+#include <cstring>
+
+namespace ringcast::bench {
+namespace {
+
+void writeDigits(char* out, size_t width, uint64_t value) {
+  for (size_t i = width; i > 0; --i) {
+    out[i - 1] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+}
+
+bool readDigits(const char* in, size_t width, uint64_t* value) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < width; ++i) {
+    const unsigned d = static_cast<unsigned char>(in[i]) - '0';
+    if (d > 9) return false;
+    v = v * 10 + d;
+  }
+  *value = v;
+  return true;
+}
+
+}  // namespace
+
+void writeMarker(char* out, const Marker& m) {
+  std::memcpy(out, kMarkerPrefix.data(), kMarkerPrefix.size());
+  char* p = out + kMarkerPrefix.size();
+  writeDigits(p, kMarkerPublisherDigits, m.publisher);
+  p += kMarkerPublisherDigits;
+  *p++ = ':';
+  writeDigits(p, kMarkerSeqDigits, m.seq);
+  p += kMarkerSeqDigits;
+  *p++ = ':';
+  writeDigits(p, kMarkerTimeDigits, static_cast<uint64_t>(m.sentNs));
+  p += kMarkerTimeDigits;
+  *p = '#';
+}
+
+bool findMarker(std::string_view text, size_t* pos, Marker* m, uint64_t* malformed) {
+  while (*pos < text.size()) {
+    const void* hit = ::memmem(text.data() + *pos, text.size() - *pos, kMarkerPrefix.data(),
+                               kMarkerPrefix.size());
+    if (hit == nullptr) {
+      *pos = text.size();
+      return false;
+    }
+    const size_t at = static_cast<size_t>(static_cast<const char*>(hit) - text.data());
+    *pos = at + kMarkerPrefix.size();
+    if (text.size() - at < kMarkerBytes) {
+      ++*malformed;
+      continue;
+    }
+    const char* p = text.data() + at + kMarkerPrefix.size();
+    uint64_t publisher, seq, ns;
+    const char* seqAt = p + kMarkerPublisherDigits + 1;
+    const char* timeAt = seqAt + kMarkerSeqDigits + 1;
+    if (!readDigits(p, kMarkerPublisherDigits, &publisher) || seqAt[-1] != ':' ||
+        !readDigits(seqAt, kMarkerSeqDigits, &seq) || timeAt[-1] != ':' ||
+        !readDigits(timeAt, kMarkerTimeDigits, &ns) || timeAt[kMarkerTimeDigits] != '#') {
+      ++*malformed;
+      continue;
+    }
+    m->publisher = static_cast<uint32_t>(publisher);
+    m->seq = seq;
+    m->sentNs = static_cast<int64_t>(ns);
+    *pos = at + kMarkerBytes;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace ringcast::bench

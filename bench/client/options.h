@@ -1,0 +1,67 @@
+// Options: every setting of ringcast-bench, with its default and help text, parsed once by
+// main (parseOptionsOrExit) and then passed down as const. Sizes accept units (64, 4KiB,
+// 1MiB), durations too (500ms, 10s, 2m), as in the server's flags.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bench/client/url.h"
+#include "net/socket_ops.h"
+
+namespace ringcast::bench {
+
+enum class Mode { kEcho, kIdle, kHandshake, kFanout };
+const char* modeName(Mode mode);
+
+struct Options {
+  Mode mode = Mode::kEcho;
+  // Every mode.
+  Url url;                                // the WebSocket URL (fanout: subscribe URL)
+  uint64_t conns = 0;                     // connections (fanout: subscribers)
+  int procs = 1;                          // worker processes
+  int threads = 1;                        // loops per worker process
+  double rampPerSec = 0;                  // new connections per second, all procs; 0 = no pacing
+  uint32_t concurrency = 256;             // connects in progress at once, per process
+  std::vector<sockets::Address> sources;  // --src: local addresses, round robin
+  int64_t timeoutMs = 5000;               // connect + upgrade, per attempt
+  std::vector<std::string> headers;       // extra upgrade request fields
+  std::string jsonPath;                   // --json
+  int serverPid = 0;                      // --server-pid
+  bool progress = false;                  // live line on stderr (when it is a terminal)
+  // echo
+  uint32_t inflight = 1;
+  uint64_t sizeBytes = 64;
+  bool binary = false;
+  int64_t durationMs = 10'000;  // echo, handshake, fanout
+  // idle
+  int64_t holdMs = 30'000;  // 0 = until SIGINT, SIGTERM or SIGUSR1
+  std::string readyFile;
+  // handshake (and fanout's publishing rate)
+  double ratePerSec = 0;
+  // fanout
+  std::string firstMessage;
+  std::string readyMatch;
+  Url publishUrl;  // HTTP publisher, or
+  Url publishWs;   // WebSocket publisher
+  bool publishOverWs = false;
+  std::string publishBody = "{marker}{pad}";
+  std::string contentType;
+  std::vector<std::string> publishHeaders;
+  uint32_t publishConns = 1;
+  uint32_t publishInflight = 8;
+  int64_t settleMs = 300;
+  int64_t drainTimeoutMs = 3000;
+};
+
+// Parses argv. Prints help and exits 0 for --help; prints a clear message and exits 2 for a
+// bad command line.
+Options parseOptionsOrExit(int argc, char** argv);
+
+// "127.0.0.1-127.0.0.16", "127.0.0.1,127.0.0.2", or one address. False with *error on a
+// malformed list.
+bool parseSourceList(const std::string& text, std::vector<sockets::Address>* out,
+                     std::string* error);
+
+}  // namespace ringcast::bench

@@ -1,0 +1,197 @@
+#include "push/api_tcp.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "core/json.h"
+#include "core/log.h"
+
+namespace ringcast::push {
+namespace {
+
+// Who a publish or direct message from a feeder is from, as clients see it.
+constexpr std::string_view kFeederSender = "api";
+constexpr std::string_view kPong = "PONG\r\n";
+
+std::string errLine(std::string_view reason) {
+  std::string line = "-ERR ";
+  line += reason;
+  line += "\r\n";
+  return line;
+}
+
+// A receipt's error code as a reply reason: one word without line breaks, whatever the Hub
+// put there.
+std::string_view reasonOf(const Receipt& r) {
+  std::string_view code = r.errorCode;
+  if (code.empty() || code.find_first_of("\r\n") != std::string_view::npos) return "failed";
+  return code;
+}
+
+}  // namespace
+
+void acceptPublishConnection(net::EventLoop& loop, int fd, Hub* hub,
+                             const PublishOptions* options) {
+  new PublishConnection(&loop, fd, hub, options);  // owned by the loop from here on
+}
+
+PublishConnection::PublishConnection(net::EventLoop* loop, int fd, Hub* hub,
+                                     const PublishOptions* options)
+    : TcpConnection(loop, fd), hub_(hub), options_(options), alive_(std::make_shared<char>(0)) {}
+
+PublishConnection::~PublishConnection() = default;
+
+void PublishConnection::goAway() {
+  loop()->assertInLoopThread();
+  if (!isOpen()) return;
+  stopParsing_ = true;
+  closeWhenIdle_ = true;
+  in_.clear();
+  writeReady();
+}
+
+void PublishConnection::onData(uint8_t* data, size_t len) {
+  if (stopParsing_) return;  // out of sync: input is discarded until the close
+  std::string_view bytes(reinterpret_cast<const char*>(data), len);
+  if (in_.empty() && !inputHeld_) {
+    // The common case: whole commands dispatched straight from the loop's buffer; only the
+    // tail of an incomplete one is copied.
+    size_t used = processInput(bytes);
+    if (!stopParsing_ && used < bytes.size()) in_.assign(bytes.substr(used));
+  } else {
+    in_.append(bytes);
+    size_t used = processInput(in_);
+    in_.erase(0, used);
+  }
+  if (stopParsing_) in_.clear();
+}
+
+void PublishConnection::onDeadline(int64_t) {
+  // No deadline is armed while open: feeders may stay connected and silent for long.
+}
+
+void PublishConnection::onDrained() {
+  if (inputHeld_ && mayTakeCommands(kMaxQueuedReplies / 2)) resumeInput();
+}
+
+void PublishConnection::onClosed() {
+  alive_.reset();  // late receipts see the expired token and do nothing
+  replies_.clear();
+  in_.clear();
+}
+
+bool PublishConnection::mayTakeCommands(size_t maxReplies) const {
+  return replies_.size() < maxReplies && queuedBytes() <= kMaxOutputBytes;
+}
+
+size_t PublishConnection::processInput(std::string_view buffer) {
+  processing_ = true;
+  size_t offset = 0;
+  while (!stopParsing_) {
+    if (skip_ > 0) {
+      // The payload of a command refused as too large: dropped unbuffered, CRLF included.
+      size_t n = static_cast<size_t>(std::min<uint64_t>(skip_, buffer.size() - offset));
+      offset += n;
+      skip_ -= n;
+      if (skip_ > 0) break;
+      continue;
+    }
+    if (!mayTakeCommands(kMaxQueuedReplies)) {
+      inputHeld_ = true;
+      pauseReading();
+      break;
+    }
+    TcpCommand command;
+    TcpParse r = parseTcpCommand(buffer.substr(offset), options_->maxPayloadBytes, &command);
+    if (r.status == TcpParse::kIncomplete) break;
+    if (r.status == TcpParse::kError) {
+      reply(errLine(r.error));
+      if (!r.inSync) {
+        RC_LOG_DEBUG("c-{}-{}: publish stream out of sync: {}", loop()->id(), serial(), r.error);
+        stopParsing_ = true;
+        closeWhenIdle_ = true;
+        break;
+      }
+      offset += r.consumed;
+      skip_ = r.skip;
+      continue;
+    }
+    offset += r.consumed;
+    handleCommand(command);
+  }
+  processing_ = false;
+  writeReady();
+  return offset;
+}
+
+void PublishConnection::resumeInput() {
+  inputHeld_ = false;
+  size_t used = processInput(in_);
+  in_.erase(0, used);
+  if (stopParsing_) in_.clear();
+  if (!inputHeld_) resumeReading();
+}
+
+void PublishConnection::handleCommand(const TcpCommand& command) {
+  if (command.kind == TcpCommand::kPing) {
+    reply(kPong);
+    return;
+  }
+  if (!json::dataFromBytes(command.payload, &data_)) {
+    reply(errLine("not utf-8"));
+    return;
+  }
+  const uint64_t id = firstId_ + replies_.size();
+  replies_.emplace_back();
+  ++outstanding_;
+  ReceiptFn done = [this, weak = std::weak_ptr<char>(alive_), id](const Receipt& r) {
+    if (!weak.expired()) onReceipt(id, r);
+  };
+  switch (command.kind) {
+    case TcpCommand::kPub:
+      hub_->publish(command.target, data_, kFeederSender, std::move(done));
+      break;
+    case TcpCommand::kBcast:
+      hub_->broadcast(data_, std::move(done));
+      break;
+    case TcpCommand::kSend:
+      hub_->send(command.target, data_, kFeederSender, std::move(done));
+      break;
+    case TcpCommand::kPing:
+      break;
+  }
+}
+
+void PublishConnection::reply(std::string_view line) {
+  Slot& slot = replies_.emplace_back();
+  slot.done = true;
+  slot.line.assign(line);
+}
+
+void PublishConnection::onReceipt(uint64_t id, const Receipt& receipt) {
+  if (id < firstId_ || id - firstId_ >= replies_.size()) return;
+  Slot& slot = replies_[id - firstId_];
+  if (slot.done) return;
+  slot.done = true;
+  --outstanding_;
+  if (!receipt.ok) slot.line = errLine(reasonOf(receipt));
+  if (!processing_) writeReady();
+}
+
+void PublishConnection::writeReady() {
+  std::string out;  // every finished reply at the front, in one write
+  while (!replies_.empty() && replies_.front().done) {
+    out += replies_.front().line;
+    replies_.pop_front();
+    ++firstId_;
+  }
+  if (!isOpen()) return;
+  sendCopy(out);
+  if (replies_.empty() && closeWhenIdle_) {
+    closeAfterFlush(options_->closeTimeoutMs);
+    return;
+  }
+  if (inputHeld_ && !processing_ && mayTakeCommands(kMaxQueuedReplies / 2)) resumeInput();
+}
+
+}  // namespace ringcast::push

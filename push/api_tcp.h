@@ -1,0 +1,100 @@
+// The TCP publish protocol (--publish-listen; docs/PROTOCOL.md, "TCP protocol"): one
+// PublishConnection per feeder socket, on its loop. It parses commands with parseTcpCommand
+// (push/api_tcp_parser.h), hands PUB, BCAST and SEND to the Hub, and answers nothing on
+// success, so a feeder can stream. Replies go out in command order: "-ERR <reason>" for a
+// refused command or a failed receipt (e.g. "-ERR overloaded"), and "PONG" for a PING only
+// once every command before it has its receipt. A stream that lost sync gets its "-ERR" and is
+// closed.
+//
+// Bounds: input is buffered only while a command is incomplete (at most one command line,
+// payload and CRLF). At most kMaxQueuedReplies commands may wait for receipts or for an
+// earlier reply, and at most kMaxOutputBytes may sit unread in the write queue, before the
+// connection stops reading; it resumes as they drain.
+//
+// Thread safety: a PublishConnection is loop-owned, like its TcpConnection base.
+// PublishOptions is built before the loops start and is const while they run.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "net/event_loop.h"
+#include "net/tcp_connection.h"
+#include "push/api_tcp_parser.h"
+#include "push/hub.h"
+
+namespace ringcast::push {
+
+// Settings shared by every publish connection; const once the loops run.
+struct PublishOptions {
+  uint64_t maxPayloadBytes = 1 << 20;  // --max-message-size
+  int64_t closeTimeoutMs = 5'000;      // linger for the peer's FIN after our last reply
+};
+
+// Takes ownership of the accepted socket `fd` and serves the protocol on it until it closes.
+// `hub` and `options` must outlive every connection. REQUIRES: on loop's thread.
+void acceptPublishConnection(net::EventLoop& loop, int fd, Hub* hub, const PublishOptions* options);
+
+class PublishConnection final : public net::TcpConnection {
+ public:
+  // Commands waiting for their receipt or behind one (the ordered reply queue) before the
+  // connection stops reading; reading resumes when half of them are answered.
+  static constexpr size_t kMaxQueuedReplies = 1024;
+  // Unread reply bytes (a feeder that never reads its -ERR lines) before it stops reading.
+  static constexpr uint64_t kMaxOutputBytes = 1 << 20;
+
+  // REQUIRES: on loop's thread; hub and options outlive the connection.
+  PublishConnection(net::EventLoop* loop, int fd, Hub* hub, const PublishOptions* options);
+  ~PublishConnection() override;
+
+  // Server shutdown: answers the commands already read, then closes.
+  void goAway() override;
+
+  // Receipts not back yet (for tests and logs).
+  size_t outstandingReceipts() const { return outstanding_; }
+
+ protected:
+  void onData(uint8_t* data, size_t len) override;
+  void onDeadline(int64_t nowMs) override;
+  void onDrained() override;
+  void onClosed() override;
+
+ private:
+  // One command's place in the reply order.
+  struct Slot {
+    bool done = false;
+    std::string line;  // what to write once done: empty (accepted), "-ERR ...", "PONG"
+  };
+
+  // Parses and handles complete commands from `buffer` while the bounds allow; returns the
+  // bytes consumed (skipped payload bytes included).
+  size_t processInput(std::string_view buffer);
+  void resumeInput();
+  bool mayTakeCommands(size_t resumeAt) const;
+  void handleCommand(const TcpCommand& command);
+  // Queues a reply that needs no receipt, behind every earlier one.
+  void reply(std::string_view line);
+  void onReceipt(uint64_t id, const Receipt& receipt);
+  // Writes every finished reply at the front of the queue, in order.
+  void writeReady();
+
+  Hub* const hub_;
+  const PublishOptions* const options_;
+  std::string in_;              // bytes of an incomplete command
+  uint64_t skip_ = 0;           // payload bytes of a refused command still to drop
+  std::string data_;            // the JSON of the current payload (reused)
+  std::deque<Slot> replies_;    // in command order
+  uint64_t firstId_ = 1;        // id of replies_.front()
+  size_t outstanding_ = 0;      // receipts not back yet
+  bool processing_ = false;     // inside processInput(): no re-entry from a receipt
+  bool inputHeld_ = false;      // over a bound: reading paused, in_ may hold whole commands
+  bool stopParsing_ = false;    // out of sync or going away: read no further
+  bool closeWhenIdle_ = false;  // close once every queued reply is written
+  // Receipt callbacks hold a weak reference; it expires when the connection closes.
+  std::shared_ptr<char> alive_;
+};
+
+}  // namespace ringcast::push

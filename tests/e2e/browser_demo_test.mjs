@@ -1,0 +1,340 @@
+// The demo chat page (tools/demo/) in headless Chromium against the real ringcast binary:
+// two people in two browser contexts walk through the chat scenarios (presence, room
+// messages, a direct message, a system notice, a leave, a server-side disconnect with
+// automatic reconnect and recovery of what was missed), with a third client on npm's `ws`
+// as a witness of what the protocol delivered.
+// Usage: node --test-reporter=spec browser_demo_test.mjs PATH/TO/ringcast [SCREENSHOT.png]
+// Skips when Debian's chromium is not installed at /usr/bin/chromium.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import WebSocket from 'ws';
+
+const binary = process.argv[2];
+if (!binary) {
+  console.error('usage: node browser_demo_test.mjs PATH/TO/ringcast [SCREENSHOT.png]');
+  process.exit(2);
+}
+const screenshotPath = process.argv[3] || join(tmpdir(), `ringcast-demo-${process.pid}.png`);
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+const skip = existsSync(CHROMIUM)
+  ? false
+  : `${CHROMIUM} not found: install Debian's "chromium" package (make deps does) to run the browser test`;
+
+const STEP_MS = 10000; // the longest wait for one thing to show on a page
+const HISTORY = 6; // messages per channel the gateway keeps for recovery
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// Starts ringcast on free loopback ports; resolves with {proc, ws, api, exited}.
+async function startServer() {
+  const args = ['--listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0',
+    '--publish-listen', '127.0.0.1:0', '--threads', '2', '--history-size', String(HISTORY)];
+  const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  const lines = [];
+  const ports = await withTimeout(new Promise((resolve, reject) => {
+    const found = {};
+    const rl = createInterface({ input: proc.stdout });
+    rl.on('line', (line) => {
+      lines.push(line);
+      const m = /^listen (ws|api|publish) 127\.0\.0\.1:(\d+)$/.exec(line);
+      if (m) found[m[1]] = Number(m[2]);
+      if (found.ws && found.api && found.publish) resolve(found);
+    });
+    proc.once('error', reject);
+    exited.then(({ code, signal }) =>
+      reject(new Error(`server exited (${code ?? signal}) before listening; stdout: ${JSON.stringify(lines)}`)));
+  }), 30000, 'server listen lines').catch((err) => {
+    proc.kill('SIGKILL');
+    throw err;
+  });
+  return { proc, exited, ws: ports.ws, api: ports.api };
+}
+
+// SIGTERM the PID we started; SIGKILL only if it hangs. Returns {code, signal}.
+async function stopServer(server) {
+  const { proc } = server;
+  if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+  try {
+    return await withTimeout(server.exited, 15000, 'server exit after SIGTERM');
+  } catch (err) {
+    proc.kill('SIGKILL');
+    await server.exited;
+    throw err;
+  }
+}
+
+async function api(server, path, body) {
+  const res = await fetch(`http://127.0.0.1:${server.api}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json();
+  assert.equal(res.status, 200, `${path}: ${JSON.stringify(json)}`);
+  assert.equal(json.ok, true, `${path}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+// A protocol-level client that records every frame it gets.
+async function witness(server, user) {
+  const ws = new WebSocket(`ws://127.0.0.1:${server.ws}/ws?user=${user}`);
+  const frames = [];
+  const waiters = [];
+  ws.on('message', (data) => {
+    const f = JSON.parse(data.toString('utf8'));
+    frames.push(f);
+    for (const w of waiters.slice()) {
+      if (w.match(f)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(f);
+      }
+    }
+  });
+  await withTimeout(once(ws, 'open'), STEP_MS, `${user} open`);
+  const next = (match, what) => {
+    const seen = frames.find(match);
+    if (seen) return Promise.resolve(seen);
+    return withTimeout(new Promise((resolve) => waiters.push({ match, resolve })), STEP_MS, what);
+  };
+  await next((f) => f.type === 'welcome', `${user} welcome`);
+  return { ws, frames, next, send: (cmd) => ws.send(JSON.stringify(cmd)) };
+}
+
+// Opens the page in a fresh context and signs in; returns {context, page, errors, requests}.
+async function signIn(browser, base, who) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 820 } });
+  const page = await context.newPage();
+  const errors = [];
+  const requests = [];
+  page.on('pageerror', (err) => errors.push(String(err)));
+  page.on('console', (msg) => { if (msg.type() === 'error') errors.push(msg.text()); });
+  page.on('request', (req) => requests.push(req.url()));
+  await page.goto(base + '/');
+  await page.fill('#signin-id', who);
+  await page.click('#signin button[type="submit"]');
+  await page.waitForSelector('#status[data-state="open"]', { timeout: STEP_MS });
+  await page.waitForSelector('.log[data-room="lobby"] li.sys:has-text("You joined #lobby")', { timeout: STEP_MS });
+  return { context, page, errors, requests };
+}
+
+const person = (user) => `#people li[data-user="${user}"]`;
+const roomMessage = (text) => `.log[data-room="lobby"] li.msg:has(p.body:text-is("${text}"))`;
+
+test('demo page: presence, messages, direct, notice, leave, reconnect with recovery', { skip, timeout: 150000 }, async (t) => {
+  // Loaded only when there is a browser to drive (npm ci installs it with ws).
+  const { chromium } = await import('playwright-core');
+  const server = await startServer();
+  const base = `http://127.0.0.1:${server.ws}`;
+  // launch() gives the browser a fresh temporary profile (user-data dir) and removes it on close.
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  let carol;
+  try {
+    const alice = await signIn(browser, base, 'alice@example.com');
+    const bob = await signIn(browser, base, 'bob');
+    carol = await witness(server, 'carol');
+    carol.send({ op: 'subscribe', channel: 'room:lobby', id: 1 });
+    await carol.next((f) => f.type === 'reply' && f.id === 1 && f.ok === true, 'carol subscribed');
+
+    await t.test('the e-mail address gives the name and the avatar', async () => {
+      assert.equal(await alice.page.textContent('#me-name'), 'alice');
+      assert.equal(await alice.page.evaluate(() => window.demo.client.user), 'alice');
+      const initials = await alice.page.textContent('#me-avatar');
+      assert.equal(initials, 'AL');
+      // The same user gets the same colour on every page.
+      await bob.page.waitForSelector(person('alice'), { timeout: STEP_MS });
+      const hue = (page, sel) => page.$eval(sel, (n) => n.style.getPropertyValue('--hue'));
+      const mine = await hue(alice.page, '#me-avatar');
+      assert.match(mine, /^\d+$/);
+      assert.equal(await hue(bob.page, `${person('alice')} .avatar`), mine);
+    });
+
+    await t.test('each sees the others in the presence list', async () => {
+      for (const user of ['alice', 'bob', 'carol']) {
+        await alice.page.waitForSelector(person(user), { timeout: STEP_MS });
+        await bob.page.waitForSelector(person(user), { timeout: STEP_MS });
+      }
+      await alice.page.waitForFunction(() => document.querySelector('#online-count').textContent === '3 online',
+        null, { timeout: STEP_MS });
+      assert.equal(await bob.page.textContent('#online-count'), '3 online');
+      assert.match(await alice.page.textContent(`${person('alice')} .name`), /\(you\)/);
+      // The server's own list agrees with the pages.
+      const presence = await api(server, '/api/presence/room:lobby');
+      assert.deepEqual(presence.users.map((u) => u.user), ['alice', 'bob', 'carol']);
+      // The "to whom" list offers everyone, or one of the others (never oneself).
+      const options = await alice.page.$$eval('#to option', (os) => os.map((o) => o.value));
+      assert.deepEqual(options, ['', 'bob', 'carol']);
+    });
+
+    await t.test('a room message from alice reaches bob, shown apart on her own page', async () => {
+      await alice.page.fill('#text', 'Hello from alice');
+      await alice.page.press('#text', 'Enter');
+      const atBob = bob.page.locator(roomMessage('Hello from alice'));
+      await atBob.waitFor({ timeout: STEP_MS });
+      assert.equal(await atBob.getAttribute('data-from'), 'alice');
+      assert.equal(await atBob.locator('.from').textContent(), 'alice');
+      assert.match(await atBob.locator('time').textContent(), /\d{2}:\d{2}/);
+      assert.equal(await atBob.evaluate((n) => n.classList.contains('own')), false);
+      const atAlice = alice.page.locator(roomMessage('Hello from alice'));
+      await atAlice.waitFor({ timeout: STEP_MS });
+      assert.equal(await atAlice.evaluate((n) => n.classList.contains('own')), true);
+      assert.equal(await atAlice.locator('.from').textContent(), 'You');
+      const m = await carol.next((f) => f.type === 'message' && f.data.text === 'Hello from alice', 'carol gets the room message');
+      assert.equal(m.from, 'alice');
+      assert.equal(m.channel, 'room:lobby');
+    });
+
+    await t.test('bob sends a direct message to alice only', async () => {
+      await bob.page.selectOption('#to', 'alice');
+      await bob.page.fill('#text', 'psst, alice only');
+      await bob.page.click('#send');
+      const atAlice = alice.page.locator('li.msg[data-kind="direct-in"]:has(p.body:text-is("psst, alice only"))');
+      await atAlice.waitFor({ timeout: STEP_MS });
+      assert.equal(await atAlice.getAttribute('data-from'), 'bob');
+      assert.match(await atAlice.locator('.tag').textContent(), /privately to you/);
+      const atBob = bob.page.locator('li.msg[data-kind="direct-out"]:has(p.body:text-is("psst, alice only"))');
+      await atBob.waitFor({ timeout: STEP_MS });
+      assert.match(await atBob.locator('.tag').textContent(), /privately to alice/);
+      // Carol gets a publish made after the direct message, and nothing direct before it.
+      await api(server, '/api/publish', { channel: 'room:lobby', data: { text: 'after the direct' } });
+      await carol.next((f) => f.type === 'message' && f.data.text === 'after the direct', 'carol gets the later publish');
+      assert.equal(carol.frames.filter((f) => f.type === 'direct').length, 0, 'carol saw the direct message');
+      assert.equal(await bob.page.locator('li.msg[data-kind="direct-in"]').count(), 0);
+      await alice.page.locator(roomMessage('after the direct')).waitFor({ timeout: STEP_MS });
+      assert.equal(await alice.page.locator(roomMessage('after the direct')).getAttribute('data-from'), 'api');
+    });
+
+    await t.test('a system notice from the API shows as a banner on both pages', async () => {
+      const receipt = await api(server, '/api/broadcast', { data: { text: 'Maintenance at 22:00 UTC' } });
+      assert.equal(receipt.matched, 3);
+      assert.equal(receipt.queued, 3);
+      for (const { page } of [alice, bob]) {
+        const b = page.locator('.banner[data-kind="notice"]', { hasText: 'Maintenance at 22:00 UTC' });
+        await b.waitFor({ timeout: STEP_MS });
+        assert.equal(await b.count(), 1);
+      }
+      await carol.next((f) => f.type === 'notice' && f.data.text === 'Maintenance at 22:00 UTC', 'carol gets the notice');
+      await bob.page.screenshot({ path: screenshotPath.replace(/\.png$/, '') + '-bob.png' });
+    });
+
+    await t.test('when bob closes his page alice sees him leave', async () => {
+      await bob.context.close();
+      await alice.page.waitForSelector(person('bob'), { state: 'detached', timeout: STEP_MS });
+      await alice.page.locator('.log[data-room="lobby"] li.sys', { hasText: 'bob left' }).waitFor({ timeout: STEP_MS });
+      await alice.page.waitForFunction(() => document.querySelector('#online-count').textContent === '2 online',
+        null, { timeout: STEP_MS });
+      const options = await alice.page.$$eval('#to option', (os) => os.map((o) => o.value));
+      assert.deepEqual(options, ['', 'carol']);
+    });
+
+    await t.test('after a server-side disconnect the page reconnects and recovers what it missed', async () => {
+      const { page } = alice;
+      const before = await page.evaluate(() => ({ conn: window.demo.client.conn, pos: window.demo.client.position('room:lobby') }));
+      const receipt = await api(server, '/api/disconnect', { user: 'alice' });
+      assert.equal(receipt.matched, 1);
+      // The page notices the close and waits 1 s before its first retry.
+      await page.waitForSelector('#status[data-state="waiting"]', { timeout: STEP_MS });
+      const closedAt = Date.now();
+      assert.match(await page.textContent('#status'), /1008 disconnected/);
+      // Published while alice is away: over the API and by carol.
+      const missed = [];
+      for (let i = 1; i <= 3; i++) {
+        const r = await api(server, '/api/publish', { channel: 'room:lobby', data: { text: `while away ${i}` } });
+        missed.push(r.offset);
+      }
+      carol.send({ op: 'publish', channel: 'room:lobby', data: { text: 'carol while away' }, id: 2 });
+      const reply = await carol.next((f) => f.type === 'reply' && f.id === 2, 'carol publish reply');
+      assert.equal(reply.ok, true);
+      missed.push(reply.offset);
+      assert.deepEqual(missed, [1, 2, 3, 4].map((k) => before.pos.offset + k));
+
+      await page.waitForSelector('#status[data-state="open"]', { timeout: STEP_MS });
+      const waited = Date.now() - closedAt;
+      assert.ok(waited >= 800, `reconnected after ${waited} ms; the first retry waits 1 s`);
+      const after = await page.evaluate(() => ({ conn: window.demo.client.conn, pos: window.demo.client.position('room:lobby') }));
+      assert.notEqual(after.conn, before.conn, 'the page did not open a new connection');
+      await page.locator('.log[data-room="lobby"] li.sys', { hasText: 'missed messages recovered' }).waitFor({ timeout: STEP_MS });
+      for (const text of ['while away 1', 'while away 2', 'while away 3', 'carol while away']) {
+        await page.locator(roomMessage(text)).waitFor({ timeout: STEP_MS });
+      }
+      assert.equal(after.pos.epoch, before.pos.epoch);
+      await page.waitForFunction((want) => window.demo.client.position('room:lobby').offset === want,
+        missed[3], { timeout: STEP_MS });
+      // Every message once, in offset order, nothing lost before the disconnect either.
+      const offsets = await page.$$eval('.log[data-room="lobby"] li.msg[data-kind="room"]', (ns) => ns.map((n) => Number(n.dataset.offset)));
+      assert.deepEqual(offsets, Array.from({ length: offsets.length }, (_, i) => i + 1));
+      assert.equal(offsets.length, missed[3]);
+      for (const text of ['Hello from alice', 'after the direct', 'while away 1', 'carol while away']) {
+        assert.equal(await page.locator(roomMessage(text)).count(), 1, `"${text}" shown more than once`);
+      }
+      // Back in the presence list, and still able to talk.
+      await page.waitForSelector(person('alice'), { timeout: STEP_MS });
+      await page.fill('#text', 'back again');
+      await page.press('#text', 'Enter');
+      await carol.next((f) => f.type === 'message' && f.data.text === 'back again', 'carol gets alice after the reconnect');
+      await page.locator(roomMessage('back again')).waitFor({ timeout: STEP_MS });
+      await page.screenshot({ path: screenshotPath });
+      t.diagnostic(`screenshot: ${screenshotPath}`);
+    });
+
+    await t.test('when more was missed than the history holds, the page starts the room afresh', async () => {
+      const { page } = alice;
+      await api(server, '/api/disconnect', { user: 'alice' });
+      await page.waitForSelector('#status[data-state="waiting"]', { timeout: STEP_MS });
+      let last;
+      for (let i = 1; i <= HISTORY + 2; i++) {
+        last = await api(server, '/api/publish', { channel: 'room:lobby', data: { text: `lost ${i}` } });
+      }
+      await page.waitForSelector('#status[data-state="open"]', { timeout: STEP_MS });
+      await page.locator('.banner[data-kind="warn"]', { hasText: 'could not be recovered' }).waitFor({ timeout: STEP_MS });
+      await page.locator('.log[data-room="lobby"] li.sys', { hasText: 'could not be recovered' }).waitFor({ timeout: STEP_MS });
+      // The old log is gone and none of the lost messages is shown as if it had arrived.
+      assert.equal(await page.locator('.log[data-room="lobby"] li.msg').count(), 0);
+      assert.equal(await page.evaluate(() => window.demo.client.position('room:lobby').offset), last.offset);
+      // Live messages flow again from there.
+      await api(server, '/api/publish', { channel: 'room:lobby', data: { text: 'after the reset' } });
+      const item = page.locator(roomMessage('after the reset'));
+      await item.waitFor({ timeout: STEP_MS });
+      assert.equal(Number(await item.getAttribute('data-offset')), last.offset + 1);
+      await page.screenshot({ path: screenshotPath.replace(/\.png$/, '') + '-reset.png' });
+    });
+
+    await t.test('the page loads nothing from elsewhere and logs no errors', async () => {
+      const own = (u) => u.startsWith(base + '/') || u.startsWith(`ws://127.0.0.1:${server.ws}/`);
+      assert.deepEqual(alice.requests.filter((u) => !own(u)), []);
+      assert.deepEqual(bob.requests.filter((u) => !own(u)), []);
+      assert.ok(alice.requests.includes(base + '/ringcast.js'));
+      assert.deepEqual(alice.errors, []);
+      assert.deepEqual(bob.errors, []);
+    });
+  } finally {
+    if (carol) carol.ws.terminate();
+    await browser.close();
+    const alive = server.proc.exitCode === null && server.proc.signalCode === null;
+    const exit = await stopServer(server);
+    // Reported as its own failure, next to whatever a step reported (a crash makes the
+    // step that was running fail with a less telling error).
+    await t.test('the server stayed up and exits 0 on SIGTERM', () => {
+      assert.ok(alive, `the server died during the test: ${JSON.stringify(exit)}`);
+      assert.deepEqual(exit, { code: 0, signal: null }, 'server exit after SIGTERM');
+    });
+  }
+});

@@ -1,0 +1,21 @@
+#include "ws/frame_parser.h"
+
+namespace ringcast::ws {
+
+// The parser sits in every idle connection, so its fixed part stays small.
+static_assert(sizeof(FrameParser) - sizeof(std::string) <= 48);
+
+FrameParser::FrameParser(Role role, const FrameLimits* limits) : limits_(limits), role_(role) {}
+
+size_t FrameParser::heapBytes() const {
+  const size_t inlineCapacity = std::string().capacity();
+  const size_t message = message_.capacity() > inlineCapacity ? message_.capacity() + 1 : 0;
+  return message + (control_ ? sizeof(ControlBuffer) : 0);
+}
+
+void FrameParser::releaseBuffers() {
+  std::string().swap(message_);
+  control_.reset();
+}
+
+}  // namespace ringcast::ws

@@ -1,0 +1,74 @@
+#include "ws/frame_writer.h"
+
+#include <cassert>
+#include <cstring>
+
+#include "ws/close_code.h"
+#include "ws/mask.h"
+
+namespace ringcast::ws {
+
+size_t encodeFrameHeader(uint8_t* out, Opcode op, bool fin, uint64_t payloadLen,
+                         const uint8_t* maskKey) {
+  out[0] = static_cast<uint8_t>((fin ? 0x80 : 0) | static_cast<uint8_t>(op));
+  const uint8_t maskBit = maskKey != nullptr ? 0x80 : 0;
+  size_t n = 2;
+  if (payloadLen < 126) {
+    out[1] = static_cast<uint8_t>(maskBit | payloadLen);
+  } else if (payloadLen <= 0xFFFF) {
+    out[1] = maskBit | 126;
+    out[2] = static_cast<uint8_t>(payloadLen >> 8);
+    out[3] = static_cast<uint8_t>(payloadLen);
+    n = 4;
+  } else {
+    out[1] = maskBit | 127;
+    for (int i = 0; i < 8; ++i) out[2 + i] = static_cast<uint8_t>(payloadLen >> (56 - 8 * i));
+    n = 10;
+  }
+  if (maskKey != nullptr) {
+    std::memcpy(out + n, maskKey, 4);
+    n += 4;
+  }
+  return n;
+}
+
+FrameRef buildFrame(Opcode op, std::string_view payload) {
+  const size_t headerBytes = frameHeaderSize(payload.size(), false);
+  assert(payload.size() <= UINT32_MAX - kMaxFrameHeaderBytes);
+  SharedFrame* f = SharedFrame::create(static_cast<uint32_t>(headerBytes + payload.size()));
+  uint8_t* out = f->mutableData();
+  encodeFrameHeader(out, op, true, payload.size(), nullptr);
+  if (!payload.empty()) std::memcpy(out + headerBytes, payload.data(), payload.size());
+  return FrameRef(f);
+}
+
+FrameRef buildCloseFrame(uint16_t code, std::string_view reason) {
+  if (code == kNoStatus) return buildFrame(Opcode::kClose, {});
+  constexpr size_t kMaxReasonBytes = kMaxControlPayloadBytes - 2;
+  if (reason.size() > kMaxReasonBytes) {
+    size_t cut = kMaxReasonBytes;
+    // Back up over continuation bytes to the start of the character that does not fit.
+    while (cut > 0 && (static_cast<uint8_t>(reason[cut]) & 0xC0) == 0x80) --cut;
+    reason = reason.substr(0, cut);
+  }
+  char payload[kMaxControlPayloadBytes];
+  payload[0] = static_cast<char>(code >> 8);
+  payload[1] = static_cast<char>(code & 0xFF);
+  if (!reason.empty()) std::memcpy(payload + 2, reason.data(), reason.size());
+  return buildFrame(Opcode::kClose, std::string_view(payload, 2 + reason.size()));
+}
+
+void appendClientFrame(std::string& out, Opcode op, bool fin, std::string_view payload,
+                       uint32_t maskKey, uint8_t rsv) {
+  const uint8_t key[4] = {static_cast<uint8_t>(maskKey >> 24), static_cast<uint8_t>(maskKey >> 16),
+                          static_cast<uint8_t>(maskKey >> 8), static_cast<uint8_t>(maskKey)};
+  uint8_t header[kMaxFrameHeaderBytes];
+  const size_t headerBytes = encodeFrameHeader(header, op, fin, payload.size(), key);
+  header[0] = static_cast<uint8_t>(header[0] | (rsv & 0x7) << 4);
+  const size_t start = out.size();
+  out.append(reinterpret_cast<const char*>(header), headerBytes);
+  out.append(payload);
+  applyMask(reinterpret_cast<uint8_t*>(out.data() + start + headerBytes), payload.size(), key, 0);
+}
+
+}  // namespace ringcast::ws
