@@ -12,7 +12,7 @@ JOBS        ?= $(shell nproc)
 
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
 	libssl-dev libfmt-dev libxxhash-dev libcli11-dev libsimdjson-dev \
-	libgtest-dev libbenchmark-dev python3 python3-websockets
+	libgtest-dev libbenchmark-dev python3 python3-websockets chromium fonts-liberation
 # Node.js and npm come from Debian only where the machine has none of its own (a newer Node
 # installed from elsewhere conflicts with Debian's npm package).
 NODE_PACKAGES := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
@@ -31,7 +31,7 @@ deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
-	@if [ ! -d tests/e2e/node_modules/ws ]; then \
+	@if [ ! -d tests/e2e/node_modules/ws ] || [ ! -d tests/e2e/node_modules/playwright-core ]; then \
 	  echo "installing npm packages for tests/e2e"; \
 	  cd tests/e2e && npm ci --silent --no-audit --no-fund; \
 	fi

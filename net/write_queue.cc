@@ -60,15 +60,21 @@ void WriteQueue::consume(size_t n) {
   }
 }
 
-size_t WriteQueue::dropQueued(bool keepPartial) {
+size_t WriteQueue::dropQueued(bool keepPartial, const SharedFrame* uncounted,
+                              bool* uncountedDropped) {
   uint32_t keep = (keepPartial && count_ > 0 && at(0).offset > 0) ? 1 : 0;
   size_t dropped = 0;
+  if (uncountedDropped != nullptr) *uncountedDropped = false;
   while (count_ > keep) {
     Entry& e = at(count_ - 1);
     bytes_ -= e.frame->size() - e.offset;
+    if (uncounted != nullptr && e.frame == uncounted) {
+      if (uncountedDropped != nullptr) *uncountedDropped = true;
+    } else {
+      ++dropped;
+    }
     e.frame->release();
     --count_;
-    ++dropped;
   }
   if (count_ == 0) {
     std::free(entries_);

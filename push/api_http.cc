@@ -504,8 +504,6 @@ std::string renderMetrics(const Stats& s) {
                "Deliveries skipped or cut by the slow-consumer policy.", s.dropped);
   appendMetric(out, "slow_consumer_disconnects_total", "counter",
                "Connections closed as slow consumers.", s.slowConsumerDisconnects);
-  appendMetric(out, "ping_timeouts_total", "counter",
-               "Connections closed because a ping went unanswered.", s.pingTimeouts);
   appendMetric(out, "ring_occupancy", "gauge", "Messages in the broadcast ring.", s.ringOccupancy);
   appendMetric(out, "ring_capacity", "gauge", "Slots in the broadcast ring.", s.ringCapacity);
   appendLoopMetric(out, "loop_connections", "gauge", "Open connections per loop.",
@@ -540,7 +538,6 @@ std::string renderStatsJson(const Stats& s) {
       {"bytes_out", s.bytesOut},
       {"dropped", s.dropped},
       {"slow_consumer_disconnects", s.slowConsumerDisconnects},
-      {"ping_timeouts", s.pingTimeouts},
       {"ring_occupancy", s.ringOccupancy},
       {"ring_capacity", s.ringCapacity},
   };

@@ -202,13 +202,17 @@ int Gateway::run() {
 }
 
 void Gateway::drain() {
+  fanout_->setServing(false);  // /healthz answers 503 and new upgrades are refused from now on
   for (int i = 0; i < loops_->size(); ++i) {
     net::EventLoop* loop = &loops_->loop(i);
-    net::Acceptor* acceptor = acceptors_[static_cast<size_t>(i)].get();
-    loop->queueInLoop([loop, acceptor] {
-      acceptor->stop();
-      loop->forEachConnection(
-          [](net::TcpConnection& c) { static_cast<ws::WsConnection&>(c).goAway(); });
+    std::vector<net::Acceptor*> mine;
+    for (size_t k = 0; k < listeners_.size(); ++k) {
+      mine.push_back(acceptors_[static_cast<size_t>(i) * listeners_.size() + k].get());
+    }
+    loop->queueInLoop([loop, mine] {
+      for (net::Acceptor* a : mine) a->stop();
+      // Each protocol says goodbye its own way: WebSocket close 1001, API finish and close.
+      loop->forEachConnection([](net::TcpConnection& c) { c.goAway(); });
     });
   }
   const int64_t deadline = monotonicMs() + flags_.drainTimeoutMs;

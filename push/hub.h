@@ -59,7 +59,6 @@ struct Stats {
   uint64_t bytesOut = 0;
   uint64_t dropped = 0;  // deliveries skipped or cut by the slow-consumer policy
   uint64_t slowConsumerDisconnects = 0;
-  uint64_t pingTimeouts = 0;
   uint64_t ringOccupancy = 0;
   uint64_t ringCapacity = 0;
   std::vector<uint64_t> loopConnections;  // per loop

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/shared_frame.h"
 #include "push/auth.h"
 #include "push/client_protocol.h"
 #include "ws/ws_connection.h"
@@ -43,6 +44,12 @@ class Session {
   std::vector<Sub>& subs() { return subs_; }
   uint32_t shardIndex = 0;  // position in the shard's session array
   uint32_t userIndex = 0;   // position in the shard's array for this user
+
+  // drop-oldest policy: the last {"type":"dropped"} notice queued, and how many dropped
+  // messages it reports. A later overflow may drop that notice too; its count then carries
+  // over into the next one, so the counts a client receives add up to what it missed.
+  FrameRef lastDroppedNotice;
+  uint64_t unreportedDropped = 0;
 
  private:
   ws::WsConnection* conn_;

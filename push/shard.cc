@@ -202,11 +202,15 @@ void Shard::queueFrame(Session* s, Envelope* env, Tally* tally) {
     }
     // Drop the oldest queued messages (a partly written one stays), tell the client how
     // many, then queue this one.
-    size_t lost = conn->writeQueue().dropQueued(true);
+    bool noticeDropped = false;
+    size_t lost = conn->writeQueue().dropQueued(true, s->lastDroppedNotice.get(), &noticeDropped);
     counters_.dropped += lost;
+    // A notice that was not dropped has gone out (or is going out): start a new count.
+    s->unreportedDropped = (noticeDropped ? s->unreportedDropped : 0) + lost;
     std::string notice;
-    frame::dropped(notice, lost);
-    conn->sendText(notice);
+    frame::dropped(notice, s->unreportedDropped);
+    s->lastDroppedNotice = ws::buildFrame(ws::Opcode::kText, notice);
+    conn->sendFrame(s->lastDroppedNotice.share());
   }
   conn->send(FrameRef(env->frame.get()));  // adopts one of the references taken above
   ++tally->queued;

@@ -361,7 +361,6 @@ Stats sampleStats() {
   s.bytesOut = 123456;
   s.dropped = 4;
   s.slowConsumerDisconnects = 1;
-  s.pingTimeouts = 2;
   s.ringOccupancy = 5;
   s.ringCapacity = 65536;
   s.loopConnections = {7, 5};
@@ -392,7 +391,6 @@ TEST(ApiMetrics, PrometheusTextHasEveryFamilyWithHelpAndType) {
            "ringcast_bytes_out_total 123456\n",
            "ringcast_dropped_total 4\n",
            "ringcast_slow_consumer_disconnects_total 1\n",
-           "ringcast_ping_timeouts_total 2\n",
            "ringcast_ring_occupancy 5\n",
            "ringcast_ring_capacity 65536\n",
            "# TYPE ringcast_loop_connections gauge\nringcast_loop_connections{loop=\"0\"} 7\n"
@@ -500,8 +498,8 @@ TEST(ApiMetrics, EverySampleFollowsTheExpositionGrammarAndItsFamilyIsDeclared) {
     }
   }
   EXPECT_EQ(histogram, "ringcast_publish_to_write_seconds");
-  // 10 plain families, 2 + 2 per-loop samples, 13 + 1 buckets, _sum and _count.
-  EXPECT_EQ(samples, 10u + 4u + std::size(kLatencyBucketsUs) + 1 + 2);
+  // 9 plain families, 2 + 2 per-loop samples, 13 + 1 buckets, _sum and _count.
+  EXPECT_EQ(samples, 9u + 4u + std::size(kLatencyBucketsUs) + 1 + 2);
 }
 
 TEST(ApiMetrics, EmptyStatsStillRenderAValidHistogram) {

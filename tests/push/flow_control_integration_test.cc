@@ -79,6 +79,7 @@ TEST(HeartbeatIntegration, SilentClientIsDroppedAndAnsweringClientStays) {
 // offsets come one by one from 1; stop() ends it once it has seen `last`.
 class Reader {
  public:
+  ~Reader() { stop(0); }
   ::testing::AssertionResult start(uint16_t port, std::string_view channel) {
     auto ok = client_.connect(port, "/ws?user=reader");
     if (!ok) return ok;
@@ -96,7 +97,7 @@ class Reader {
     return !failed_.load();
   }
   uint64_t seen() const { return seen_.load(); }
-  // Ends the thread once offset `last` is seen (or on error/timeout) and joins it.
+  // Ends the thread once offset `last` is seen (at once for 0, or on an error) and joins it.
   void stop(uint64_t last) {
     last_.store(last);
     if (thread_.joinable()) thread_.join();
