@@ -123,9 +123,9 @@ class WsConnection final : public net::TcpConnection {
   Phase phase_ = Phase::kHandshake;
   bool pingOutstanding_ = false;
   bool endpointNotified_ = false;
+  int8_t subprotocolIndex_ = -1;  // into options_->handshake.subprotocols
   int64_t lastHeardMs_;           // any bytes from the peer
   int64_t lastMessageMs_;         // last data message from the peer (idle timeout)
-  int8_t subprotocolIndex_ = -1;  // into options_->handshake.subprotocols
 };
 
 }  // namespace ringcast::ws
