@@ -307,7 +307,9 @@
         const q = Object.assign({ cmd, resolve, reject, op: cmd.op }, extra);
         if (this._stopped) {
           reject(new RingcastError('closed', 'the client was closed'));
-        } else if (this.state === 'open') {
+        } else if (this.state === 'open' && this.ws && this.ws.readyState === 1) {
+          // Only an OPEN socket sends: one the server is already closing (its 'close' event
+          // has not fired yet) keeps the command for the next connection.
           this._transmit(cmd, q);
         } else if (this.state === 'idle') {
           reject(new RingcastError('not_connected', 'call connect() first'));
