@@ -7,6 +7,9 @@
 // then delivers it to its own local subscribers with batched writes. The receipt, summed
 // over all loops, comes back to the caller's loop.
 //
+// Every string argument is copied (encoded into the frame or the envelope) before the call
+// returns, so callers may pass views into buffers they are about to reuse.
+//
 // Thread safety: the send methods and stats() are called on a loop thread (an API or client
 // connection's); their `done` callbacks run later on that same loop. presence(), users()
 // and channels() are safe from any thread.
