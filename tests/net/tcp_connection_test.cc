@@ -79,10 +79,10 @@ class ReactorTest : public ::testing::Test {
     return out;
   }
 
+  std::string log_;  // declared first: the loop's destructor closes connections that log
   EventLoop loop_{0};
   std::thread thread_;
   int fds_[2] = {-1, -1};
-  std::string log_;
 };
 
 TEST_F(ReactorTest, EchoesLargeStreamsInOrderThroughTheSharedReadBuffer) {
