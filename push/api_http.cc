@@ -605,7 +605,7 @@ void ApiConnection::goAway() {
   if (!isOpen()) return;
   stopParsing_ = true;
   closeWhenIdle_ = true;
-  in_.clear();
+  input_.clear();
   writeReady();
 }
 
@@ -613,16 +613,8 @@ void ApiConnection::onData(uint8_t* data, size_t len) {
   if (stopParsing_) return;  // after an error or Connection: close, input is discarded
   armIdleDeadline();
   std::string_view bytes(reinterpret_cast<const char*>(data), len);
-  if (in_.empty() && !inputHeld_) {
-    // The common case: whole requests in one read, dispatched straight from the loop's buffer.
-    size_t used = processInput(bytes);
-    if (!stopParsing_ && used < bytes.size()) in_.assign(bytes.substr(used));
-  } else {
-    in_.append(bytes);
-    size_t used = processInput(in_);
-    in_.erase(0, used);
-  }
-  if (stopParsing_) in_.clear();
+  input_.feed(bytes, inputHeld_, [this](std::string_view b) { return processInput(b); });
+  if (stopParsing_) input_.clear();
 }
 
 void ApiConnection::onDeadline(int64_t) {
@@ -630,11 +622,11 @@ void ApiConnection::onDeadline(int64_t) {
     armIdleDeadline();  // still waiting for receipts: not idle
     return;
   }
-  if (!in_.empty()) {
+  if (!input_.empty()) {
     // A request started and did not finish in time.
     Pending& slot = newSlot(false);
     finishError(slot, 408, "timeout", "request not completed in time");
-    in_.clear();
+    input_.clear();
     writeReady();
     return;
   }
@@ -648,7 +640,7 @@ void ApiConnection::onDrained() {
 void ApiConnection::onClosed() {
   alive_.reset();  // late receipts see the expired token and do nothing
   pending_.clear();
-  in_.clear();
+  input_.clear();
 }
 
 bool ApiConnection::mayTakeRequests() const {
@@ -685,9 +677,8 @@ size_t ApiConnection::processInput(std::string_view buffer) {
 
 void ApiConnection::resumeInput() {
   inputHeld_ = false;
-  size_t used = processInput(in_);
-  in_.erase(0, used);
-  if (stopParsing_) in_.clear();
+  input_.replay([this](std::string_view b) { return processInput(b); });
+  if (stopParsing_) input_.clear();
   if (!inputHeld_) resumeReading();
 }
 

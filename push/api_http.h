@@ -23,6 +23,7 @@
 
 #include "net/event_loop.h"
 #include "net/http_parser.h"
+#include "net/input_buffer.h"
 #include "net/tcp_connection.h"
 #include "push/client_protocol.h"
 #include "push/hub.h"
@@ -83,7 +84,7 @@ class ApiConnection final : public net::TcpConnection {
   // Parses and dispatches complete requests from `buffer` while the bounds allow; returns the
   // bytes consumed.
   size_t processInput(std::string_view buffer);
-  // Re-runs processInput() over the bytes kept in in_ and resumes reading if it may.
+  // Re-runs processInput() over the bytes kept in input_ and resumes reading if it may.
   void resumeInput();
   bool mayTakeRequests() const;
   void handleRequest(const http::Request& request);
@@ -107,11 +108,11 @@ class ApiConnection final : public net::TcpConnection {
   Hub* const hub_;
   const ApiOptions* const options_;
   http::RequestParser parser_;
-  std::string in_;  // bytes of requests not yet dispatched (only while one is incomplete)
+  net::InputBuffer input_;                        // bytes of requests not yet dispatched
   std::deque<std::unique_ptr<Pending>> pending_;  // responses in request order
   uint64_t nextId_ = 1;                           // id of the next slot
   bool processing_ = false;     // inside processInput(): no re-entry from a receipt
-  bool inputHeld_ = false;      // over a bound: reading paused, in_ may hold whole requests
+  bool inputHeld_ = false;      // over a bound: reading paused, input_ may hold whole requests
   bool stopParsing_ = false;    // a parse error, Connection: close or goAway: read no further
   bool closeWhenIdle_ = false;  // close once every pending response is written
   // Receipt callbacks hold a weak reference; it expires when the connection closes, so a late

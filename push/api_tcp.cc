@@ -46,24 +46,15 @@ void PublishConnection::goAway() {
   if (!isOpen()) return;
   stopParsing_ = true;
   closeWhenIdle_ = true;
-  in_.clear();
+  input_.clear();
   writeReady();
 }
 
 void PublishConnection::onData(uint8_t* data, size_t len) {
   if (stopParsing_) return;  // out of sync: input is discarded until the close
   std::string_view bytes(reinterpret_cast<const char*>(data), len);
-  if (in_.empty() && !inputHeld_) {
-    // The common case: whole commands dispatched straight from the loop's buffer; only the
-    // tail of an incomplete one is copied.
-    size_t used = processInput(bytes);
-    if (!stopParsing_ && used < bytes.size()) in_.assign(bytes.substr(used));
-  } else {
-    in_.append(bytes);
-    size_t used = processInput(in_);
-    in_.erase(0, used);
-  }
-  if (stopParsing_) in_.clear();
+  input_.feed(bytes, inputHeld_, [this](std::string_view b) { return processInput(b); });
+  if (stopParsing_) input_.clear();
 }
 
 void PublishConnection::onDeadline(int64_t) {
@@ -77,7 +68,7 @@ void PublishConnection::onDrained() {
 void PublishConnection::onClosed() {
   alive_.reset();  // late receipts see the expired token and do nothing
   replies_.clear();
-  in_.clear();
+  input_.clear();
 }
 
 bool PublishConnection::mayTakeCommands(size_t maxReplies) const {
@@ -126,9 +117,8 @@ size_t PublishConnection::processInput(std::string_view buffer) {
 
 void PublishConnection::resumeInput() {
   inputHeld_ = false;
-  size_t used = processInput(in_);
-  in_.erase(0, used);
-  if (stopParsing_) in_.clear();
+  input_.replay([this](std::string_view b) { return processInput(b); });
+  if (stopParsing_) input_.clear();
   if (!inputHeld_) resumeReading();
 }
 

@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "net/event_loop.h"
+#include "net/input_buffer.h"
 #include "net/tcp_connection.h"
 #include "push/api_tcp_parser.h"
 #include "push/hub.h"
@@ -83,14 +84,14 @@ class PublishConnection final : public net::TcpConnection {
 
   Hub* const hub_;
   const PublishOptions* const options_;
-  std::string in_;              // bytes of an incomplete command
+  net::InputBuffer input_;      // bytes of requests not yet dispatched
   uint64_t skip_ = 0;           // payload bytes of a refused command still to drop
   std::string data_;            // the JSON of the current payload (reused)
   std::deque<Slot> replies_;    // in command order
   uint64_t firstId_ = 1;        // id of replies_.front()
   size_t outstanding_ = 0;      // receipts not back yet
   bool processing_ = false;     // inside processInput(): no re-entry from a receipt
-  bool inputHeld_ = false;      // over a bound: reading paused, in_ may hold whole commands
+  bool inputHeld_ = false;      // over a bound: reading paused, input_ may hold whole commands
   bool stopParsing_ = false;    // out of sync or going away: read no further
   bool closeWhenIdle_ = false;  // close once every queued reply is written
   // Receipt callbacks hold a weak reference; it expires when the connection closes.
