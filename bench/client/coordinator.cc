@@ -183,7 +183,12 @@ int Coordinator::run() {
         break;
       case Phase::kMeasuring: {
         const int64_t lengthMs = o_.mode == Mode::kIdle ? o_.holdMs : o_.durationMs;
-        const bool timeUp = lengthMs > 0 && now - goNs_ >= lengthMs * 1'000'000;
+        bool timeUp = lengthMs > 0 && now - goNs_ >= lengthMs * 1'000'000;
+        if (o_.mode == Mode::kFanout && o_.messages > 0) {
+          pub_.shard->requestSnapshot();
+          Counters p;
+          timeUp |= pub_.shard->snapshot(&p) && p.published >= o_.messages;
+        }
         if (o_.mode == Mode::kHandshake &&
             s.gaveUp == static_cast<uint64_t>(o_.procs * o_.threads) && s.opened == 0) {
           fail(noConnectionMessage(s));
@@ -266,9 +271,6 @@ bool Coordinator::forkWorkers() {
       fmt::print(stderr, "ringcast-bench: pipe: {}\n", std::strerror(errno));
       return false;
     }
-    const uint64_t conns =
-        o_.conns / static_cast<uint64_t>(o_.procs) +
-        (static_cast<uint64_t>(k) < o_.conns % static_cast<uint64_t>(o_.procs) ? 1 : 0);
     const pid_t pid = ::fork();
     if (pid < 0) {
       fmt::print(stderr, "ringcast-bench: fork: {}\n", std::strerror(errno));
@@ -286,7 +288,7 @@ bool Coordinator::forkWorkers() {
       ::close(signalFd_);
       sockets::raiseOpenFileLimit();
       std::fflush(stdout);
-      _exit(runWorker(o_, k, conns, ctrl[0], out[1]));
+      _exit(runWorker(o_, k, ctrl[0], out[1]));
     }
     ::close(ctrl[0]);
     ::close(out[1]);

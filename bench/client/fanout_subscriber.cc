@@ -1,9 +1,12 @@
 #include "bench/client/fanout_subscriber.h"
 
+#include <sys/socket.h>
+
 #include <cstring>
 
 #include "bench/client/marker.h"
 #include "bench/client/ws_client.h"
+#include "ws/close_code.h"
 
 namespace ringcast::bench {
 namespace {
@@ -12,26 +15,48 @@ class SubscriberClient final : public WsClient {
  public:
   SubscriberClient(net::EventLoop* loop, int fd, SubscriberShard* shard, uint32_t slot,
                    int64_t startNs)
-      : WsClient(loop, fd, shard, slot, startNs), sub_(shard) {}
+      : WsClient(loop, fd, shard, slot, startNs), sub_(shard), stalled_(shard->isStalled(slot)) {}
 
  private:
   void onOpen(int64_t) override {
     const Options& o = *shard_->context().options;
+    if (stalled_) {
+      // A small receive buffer, so the server's queue for this socket grows after some KiB
+      // instead of after megabytes of socket buffers. (Not the smallest the kernel allows:
+      // with a window-scaled connection the window then rounds to zero and even the final
+      // read trickles in at the pace of zero-window probes.)
+      const int bytes = 16 * 1024;
+      ::setsockopt(fd(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+    }
     if (!o.firstMessage.empty()) sendTextCopy(o.firstMessage);
-    if (o.readyMatch.empty()) sub_->markReady(slot());
+    if (o.readyMatch.empty()) becomeReady();
   }
 
   void onWsMessage(ws::Opcode, std::string_view payload, int64_t nowNs) override {
     if (!sub_->isReady(slot())) {
       const std::string& match = shard_->context().options->readyMatch;
       if (::memmem(payload.data(), payload.size(), match.data(), match.size()) != nullptr) {
-        sub_->markReady(slot());
+        becomeReady();
       }
+    }
+    if (stalled_) {
+      if (sub_->isReady(slot())) sub_->stalledMessage();
+      return;
     }
     sub_->deliver(slot(), payload, nowNs);
   }
 
+  void onCloseFrame(uint16_t code) override {
+    if (stalled_) sub_->stalledCloseFrame(slot(), code);
+  }
+
+  void becomeReady() {
+    sub_->markReady(slot());
+    if (stalled_) pauseReading();  // until the run stops (SubscriberShard::onStop)
+  }
+
   SubscriberShard* const sub_;
+  const bool stalled_;
 };
 
 }  // namespace
@@ -45,14 +70,43 @@ WsClient* SubscriberShard::createClient(int fd, uint32_t slot, int64_t startNs) 
 
 void SubscriberShard::markReady(uint32_t slot) {
   Subscriber& s = slots_[slot];
-  if (s.trackers) return;
+  if (isReady(slot)) return;
+  if (isStalled(slot)) {
+    s.stalledReady = true;
+    ++counters().stalled;
+    ++counters().readyNow;
+    return;
+  }
   s.trackers = std::make_unique<SeqTracker[]>(publishers_);
   ++counters().subscribers;
   ++counters().readyNow;
 }
 
 void SubscriberShard::onClientEnded(WsClient& c, Failure, int64_t) {
-  if (c.slot() < slots_.size() && slots_[c.slot()].trackers) --counters().readyNow;
+  if (c.slot() >= slots_.size() || !isReady(c.slot())) return;
+  --counters().readyNow;
+  Subscriber& s = slots_[c.slot()];
+  if (!s.stalledReady) return;
+  Counters& n = counters();
+  if (s.firstCloseCode == 0) {
+    ++n.stalledDropped;
+  } else if (s.firstCloseCode == ws::kNormal && stopped()) {
+    ++n.stalledKept;  // the server only answered the bench's close
+  } else {
+    ++n.stalledCutOff;
+    n.stalledCloseCode.add(s.firstCloseCode);
+  }
+}
+
+void SubscriberShard::onStop() {
+  // Stalled subscribers read what reached them, then take part in the close handshake. A
+  // normal receive buffer again first, so the backlog comes in large reads.
+  const int bytes = 1 << 20;
+  for (WsClient* c : clients()) {
+    if (c == nullptr || !isStalled(c->slot())) continue;
+    ::setsockopt(c->fd(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+    c->resumeReading();
+  }
 }
 
 void SubscriberShard::deliver(uint32_t slot, std::string_view payload, int64_t nowNs) {

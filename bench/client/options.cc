@@ -242,6 +242,16 @@ Options parseOptionsOrExit(int argc, char** argv) {
   f->add_option("--size", rawFanout.size, "published body bytes (padded by {pad})")
       ->capture_default_str();
   addDuration(f, &rawFanout, "how long to publish");
+  f->add_option("--messages", fanout.messages,
+                "publish this many messages over all publishers, then stop (--duration still "
+                "caps the run); 0 = publish until --duration ends")
+      ->capture_default_str();
+  f->add_option("--stalled", fanout.stalled,
+                "this many of the --conns subscribers subscribe and then never read (a small "
+                "receive buffer, reading paused): the slow-consumer scenario. They are not in "
+                "the loss accounting; at the end they read what reached them and the report "
+                "says how the server treated them (closed with a code, dropped, or kept)")
+      ->capture_default_str();
   f->add_option("--drain-timeout", rawFanout.drainTimeout,
                 "after publishing: wait up to this long for deliveries that are still due")
       ->capture_default_str();
@@ -324,6 +334,7 @@ Options parseOptionsOrExit(int argc, char** argv) {
         usageError("--publish-ws: " + error);
       o.publishOverWs = true;
     }
+    if (o.stalled >= o.conns) usageError("--stalled must be less than --conns");
     if (o.publishBody.find("{marker}") == std::string::npos) {
       usageError("--publish-body must contain {marker}");
     }

@@ -53,6 +53,8 @@ struct Options {
   uint32_t publishInflight = 8;
   int64_t settleMs = 300;
   int64_t drainTimeoutMs = 3000;
+  uint64_t messages = 0;  // publish this many in total, then stop; 0 = until --duration
+  uint64_t stalled = 0;   // of the subscribers: stop reading once subscribed
 };
 
 // Parses argv. Prints help and exits 0 for --help; prints a clear message and exits 2 for a

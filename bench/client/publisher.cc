@@ -176,6 +176,8 @@ void PublisherShard::onStop() {}
 
 bool PublisherShard::hasRoom(const Pub& p) const {
   if (p.conn == nullptr || !p.conn->isOpen()) return false;
+  const uint64_t limit = context().options->messages;
+  if (limit > 0 && stats().c.published >= limit) return false;
   if (overWs_) return p.conn->queuedBytes() < kWsWindowBytes;
   return p.inflight < context().options->publishInflight;
 }

@@ -194,6 +194,15 @@ std::string formatReport(const RunReport& r) {
                          rate(c.deliveries, r.deliverySec), r.deliverySec);
       out += fmt::format("publish-to-delivery latency: {}\n", formatLatency(r.workers.latency));
       if (c.malformed > 0) out += fmt::format("malformed markers: {}\n", c.malformed);
+      if (o.stalled > 0) {
+        out += fmt::format(
+            "stalled subscribers (never read until the end): {} of {} subscribed; cut off by "
+            "the server: {} with a close frame{}, {} without one (FIN or RST); still "
+            "subscribed at the end: {}; they read {} messages at the end\n",
+            c.stalled, o.stalled, c.stalledCutOff,
+            c.stalledCutOff > 0 ? " (" + codes(c.stalledCloseCode, "code ") + ")" : "",
+            c.stalledDropped, c.stalledKept, c.stalledMessages);
+      }
       if (p.publishErrors + p.publishUnanswered > 0) {
         out += "note: some publishes failed; expected counts only the answered ones\n";
       }
@@ -278,7 +287,13 @@ std::string formatJson(const RunReport& r) {
           c.expected, c.deliveries, c.unique, c.lost, c.duplicates, c.late, c.beyondWindow,
           c.malformed, rate(c.deliveries, r.deliverySec), r.deliverySec, o.ratePerSec);
       jsonCodes(out, "publish_status", p.publishStatus);
-      out += "}";
+      out += fmt::format(
+          ",\"stalled\":{{\"requested\":{},\"subscribed\":{},\"cut_off_with_close_frame\":{},"
+          "\"cut_off_without_close_frame\":{},\"still_subscribed\":{},\"messages_read\":{}",
+          o.stalled, c.stalled, c.stalledCutOff, c.stalledDropped, c.stalledKept,
+          c.stalledMessages);
+      jsonCodes(out, "close_codes", c.stalledCloseCode);
+      out += "}}";
       break;
     }
   }

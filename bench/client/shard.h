@@ -47,6 +47,7 @@ class Shard : public Dialer::Sink {
     double ratePerSec = 0;     // connects per second; 0 = unpaced
     uint32_t concurrency = 1;  // connects + upgrades in progress at once
     size_t firstSource = 0;    // where this loop starts in the --src list
+    uint64_t stalled = 0;      // fanout: slots [0, stalled) stop reading once subscribed
   };
 
   Shard(net::EventLoop* loop, const WorkerContext* ctx, const Plan& plan);
@@ -67,6 +68,7 @@ class Shard : public Dialer::Sink {
   // After the loop thread ended. `expected` (fanout): messages published per publisher.
   virtual void finish(std::span<const uint64_t> /*expected*/) {}
   Stats& stats() { return stats_; }
+  const Stats& stats() const { return stats_; }
 
   // For clients, on the loop thread.
   Counters& counters() { return stats_.c; }

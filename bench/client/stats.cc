@@ -110,6 +110,12 @@ void Counters::merge(const Counters& o) {
     firstDeliveryNs = o.firstDeliveryNs;
   }
   lastDeliveryNs = std::max(lastDeliveryNs, o.lastDeliveryNs);
+  stalled += o.stalled;
+  stalledMessages += o.stalledMessages;
+  stalledCutOff += o.stalledCutOff;
+  stalledDropped += o.stalledDropped;
+  stalledKept += o.stalledKept;
+  stalledCloseCode.merge(o.stalledCloseCode);
   published += o.published;
   acked += o.acked;
   publishErrors += o.publishErrors;

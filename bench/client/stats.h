@@ -93,6 +93,15 @@ struct Counters {
   int64_t firstDeliveryNs = 0;  // CLOCK_MONOTONIC; 0 = none
   int64_t lastDeliveryNs = 0;
 
+  // Fanout subscribers that stop reading once subscribed (--stalled); outside the loss
+  // accounting. How each ended is known once it read what reached it, at the end.
+  uint64_t stalled = 0;          // stalled subscribers that subscribed
+  uint64_t stalledMessages = 0;  // data messages they read at the end
+  uint64_t stalledCutOff = 0;    // the server closed them first (code in stalledCloseCode)
+  uint64_t stalledDropped = 0;   // ended without a close frame from the server (FIN, RST)
+  uint64_t stalledKept = 0;      // still subscribed at the end: answered the bench's close
+  CodeCounts stalledCloseCode;
+
   // Publishers (the parent's publisher loop).
   uint64_t published = 0;          // messages written
   uint64_t acked = 0;              // HTTP: answered 2xx

@@ -53,7 +53,10 @@ std::string upgradeHead(const Url& url, const std::vector<std::string>& headers)
   return head;
 }
 
-int runWorker(const Options& o, int procIndex, uint64_t conns, int ctrlFd, int outFd) {
+int runWorker(const Options& o, int procIndex, int ctrlFd, int outFd) {
+  const uint64_t procs = static_cast<uint64_t>(o.procs);
+  const uint64_t conns = shareOf(o.conns, procs, static_cast<uint64_t>(procIndex));
+  const uint64_t stalled = shareOf(o.stalled, procs, static_cast<uint64_t>(procIndex));
   WorkerContext ctx;
   ctx.options = &o;
   ctx.target = &o.url;
@@ -72,7 +75,9 @@ int runWorker(const Options& o, int procIndex, uint64_t conns, int ctrlFd, int o
       p.slots = concurrency;
       p.ratePerSec = o.ratePerSec / loopsTotal;
     } else {
-      p.slots = conns / threads + (static_cast<uint64_t>(i) < conns % threads ? 1 : 0);
+      const uint64_t t = static_cast<uint64_t>(threads), k = static_cast<uint64_t>(i);
+      p.slots = shareOf(conns, t, k);
+      p.stalled = shareOf(stalled, t, k);
       p.ratePerSec = o.rampPerSec / loopsTotal;
     }
     p.concurrency = concurrency;

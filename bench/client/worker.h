@@ -15,7 +15,14 @@ namespace ringcast::bench {
 // The upgrade request for `url` up to (not including) the Sec-WebSocket-Key field.
 std::string upgradeHead(const Url& url, const std::vector<std::string>& headers);
 
-// Returns the process exit status.
-int runWorker(const Options& o, int procIndex, uint64_t conns, int ctrlFd, int outFd);
+// Part `index` of `total` split into `parts` nearly equal parts (the first ones get the
+// remainder): how connections and stalled subscribers are split over processes and loops.
+inline uint64_t shareOf(uint64_t total, uint64_t parts, uint64_t index) {
+  return total / parts + (index < total % parts ? 1 : 0);
+}
+
+// Runs worker `procIndex` of --procs: its share of --conns (and of --stalled). Returns the
+// process exit status.
+int runWorker(const Options& o, int procIndex, int ctrlFd, int outFd);
 
 }  // namespace ringcast::bench

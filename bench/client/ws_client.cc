@@ -126,6 +126,7 @@ bool WsClient::onPong(std::string_view) {
 }
 
 bool WsClient::onClose(uint16_t code, std::string_view) {
+  onCloseFrame(code);
   if (phase_ == Phase::kOpen) {
     // The server closed first: answer with its code (RFC 6455 5.5.1) and wait for its FIN.
     char payload[2] = {static_cast<char>(code >> 8), static_cast<char>(code & 0xFF)};

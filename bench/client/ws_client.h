@@ -60,6 +60,8 @@ class WsClient : public net::TcpConnection {
   virtual void onOpen(int64_t /*nowNs*/) {}
   // A data message, in the loop's shared buffer (valid during the call only).
   virtual void onWsMessage(ws::Opcode /*op*/, std::string_view /*payload*/, int64_t /*nowNs*/) {}
+  // A close frame from the server, whoever closed first (1005 when it carried no code).
+  virtual void onCloseFrame(uint16_t /*code*/) {}
 
   Shard* const shard_;
 
