@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -78,11 +79,12 @@ void EventLoop::run() {
     timers_.advance(nowMs_);
     flushDirty();
     freeClosed();
+    iterations_.store(iterations_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 }
 
 int EventLoop::pollTimeoutMs() const {
-  if (!owedReads_.empty()) return 0;
+  if (!owedReads_.empty() || dirtyHead_ < dirty_.size()) return 0;
   {
     std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(tasksMutex_));
     if (!tasks_.empty()) return 0;
@@ -192,20 +194,34 @@ void EventLoop::serveOwedReads() {
 }
 
 void EventLoop::flushDirty() {
-  // flush() may close a connection; closed ones stay allocated until freeClosed().
-  for (size_t i = 0; i < dirty_.size(); ++i) {
+  // flush() may close a connection (closed ones stay allocated until freeClosed()) or make
+  // one dirty again (appended: flushed in a later chunk).
+  const size_t end = std::min(dirty_.size(), dirtyHead_ + kFlushBudget);
+  for (size_t i = dirtyHead_; i < end; ++i) {
     TcpConnection* c = dirty_[i];
     c->dirty_ = false;
     if (c->state_ != TcpConnection::State::kClosed && !c->writeBlocked_) c->flush();
   }
-  dirty_.clear();
+  dirtyHead_ = end;
+  if (dirtyHead_ == dirty_.size()) {
+    dirty_.clear();
+    dirtyHead_ = 0;
+  } else if (dirtyHead_ >= dirty_.size() / 2) {
+    // Amortized: the flushed front is dropped once it is half of the list.
+    dirty_.erase(dirty_.begin(), dirty_.begin() + static_cast<ptrdiff_t>(dirtyHead_));
+    dirtyHead_ = 0;
+  }
 }
 
 void EventLoop::freeClosed() {
   if (closed_.empty()) return;
   // A closed connection may still sit on the owes-a-read list; drop it from there first.
-  std::erase_if(owedReads_,
-                [](TcpConnection* c) { return c->state_ == TcpConnection::State::kClosed; });
+  // The same for the dirty list (its waiting part: the flushed front is dropped with it).
+  auto isClosed = [](TcpConnection* c) { return c->state_ == TcpConnection::State::kClosed; };
+  std::erase_if(owedReads_, isClosed);
+  dirty_.erase(dirty_.begin(), dirty_.begin() + static_cast<ptrdiff_t>(dirtyHead_));
+  dirtyHead_ = 0;
+  std::erase_if(dirty_, isClosed);
   for (TcpConnection* c : closed_) delete c;
   closed_.clear();
 }

@@ -9,6 +9,7 @@
 #include <future>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "net/event_loop.h"
 
@@ -160,6 +161,48 @@ TEST_F(ReactorTest, TasksFromOtherThreadsRunOnTheLoopInOrder) {
   }
   EXPECT_EQ(next.load(), kTasks);
   EXPECT_FALSE(wrongThread.load());
+}
+
+// More dirty connections than one iteration flushes: the flush goes on over the following
+// iterations in order, and a connection closed while it waits for its chunk is dropped from
+// the list before it is freed (under ASan a dangling entry would be a use after free).
+TEST_F(ReactorTest, FlushesManyDirtyConnectionsOverSeveralIterations) {
+  constexpr size_t kConns = 3 * EventLoop::kFlushBudget + 7;
+  std::vector<int> peers(kConns, -1);
+  std::vector<EchoConn*> conns(kConns, nullptr);
+  for (size_t i = 0; i < kConns; ++i) {
+    int pair[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pair), 0);
+    peers[i] = pair[1];
+    onLoop([&, i, fd = pair[0]] { conns[i] = new EchoConn(&loop_, fd, &log_); });
+  }
+  const size_t closedFirst = kConns - 1;                       // closed before any flush
+  const size_t closedLater = 2 * EventLoop::kFlushBudget + 1;  // closed between chunks
+  uint64_t iterationsBefore = 0;
+  onLoop([&] {
+    iterationsBefore = loop_.iterations();
+    for (size_t i = 0; i < kConns; ++i) conns[i]->sendCopy("c" + std::to_string(i));
+    conns[closedFirst]->closeNow();
+    // Runs next iteration, after the first chunk was flushed and before the later ones.
+    loop_.queueInLoop([&] { conns[closedLater]->closeNow(); });
+  });
+  for (size_t i = 0; i < kConns; ++i) {
+    std::string got;
+    char buf[64];
+    for (int tries = 0; tries < 5000; ++tries) {
+      ssize_t r = ::read(peers[i], buf, sizeof buf);
+      if (r > 0) got.append(buf, static_cast<size_t>(r));
+      if (r == 0 || (r < 0 && !got.empty())) break;
+      if (r < 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    if (i == closedFirst || i == closedLater) {
+      EXPECT_EQ(got, "") << i;  // closed before its flush: EOF, nothing written
+    } else {
+      EXPECT_EQ(got, "c" + std::to_string(i)) << i;
+    }
+  }
+  onLoop([&] { EXPECT_GE(loop_.iterations() - iterationsBefore, 3u); });
+  for (int fd : peers) ::close(fd);
 }
 
 }  // namespace
