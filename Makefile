@@ -16,14 +16,16 @@ DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-1
 # Node.js and npm come from Debian only where the machine has none of its own (a newer Node
 # installed from elsewhere conflicts with Debian's npm package).
 NODE_PACKAGES := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
+# Only for `make compare`: the peer servers ringcast is measured against.
+PEER_PACKAGES := golang-go golang-github-gorilla-websocket-dev nginx-light libnginx-mod-nchan
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps run test sanitize tsan fuzz bench format clean
+.PHONY: all build deps run test sanitize tsan fuzz bench compare format clean
 
 all: build
 
 deps:
-	@missing=$$(for p in $(DEB_PACKAGES) $(NODE_PACKAGES); do \
+	@missing=$$(for p in $(DEB_PACKAGES) $(NODE_PACKAGES) $(EXTRA_PACKAGES); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	  done); \
 	if [ -n "$$missing" ]; then \
@@ -75,6 +77,11 @@ fuzz: deps
 
 bench: deps build
 	./$(BUILD)/bench/ringcast_microbench --benchmark_min_time=0.2
+
+# ringcast next to nchan, a Go gorilla hub and Node ws (bench/compare.sh; about 20 minutes).
+compare: build
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(PEER_PACKAGES)"
+	bench/compare.sh
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')
