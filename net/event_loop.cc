@@ -162,7 +162,7 @@ void EventLoop::forEachConnection(const std::function<void(TcpConnection&)>& fn)
 void EventLoop::markDirty(TcpConnection* conn) {
   if (conn->dirty_) return;
   conn->dirty_ = true;
-  dirty_.push_back(conn);
+  (conn->urgent_ ? urgentDirty_ : dirty_).push_back(conn);
 }
 
 void EventLoop::owesRead(TcpConnection* conn) {
@@ -196,12 +196,14 @@ void EventLoop::serveOwedReads() {
 void EventLoop::flushDirty() {
   // flush() may close a connection (closed ones stay allocated until freeClosed()) or make
   // one dirty again (appended: flushed in a later chunk).
-  const size_t end = std::min(dirty_.size(), dirtyHead_ + kFlushBudget);
-  for (size_t i = dirtyHead_; i < end; ++i) {
-    TcpConnection* c = dirty_[i];
+  auto flushOne = [](TcpConnection* c) {
     c->dirty_ = false;
     if (c->state_ != TcpConnection::State::kClosed && !c->writeBlocked_) c->flush();
-  }
+  };
+  for (size_t i = 0; i < urgentDirty_.size(); ++i) flushOne(urgentDirty_[i]);
+  urgentDirty_.clear();
+  const size_t end = std::min(dirty_.size(), dirtyHead_ + kFlushBudget);
+  for (size_t i = dirtyHead_; i < end; ++i) flushOne(dirty_[i]);
   dirtyHead_ = end;
   if (dirtyHead_ == dirty_.size()) {
     dirty_.clear();

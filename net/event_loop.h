@@ -16,6 +16,8 @@
 // sockets and drains the ring between chunks, so a message published meanwhile joins the
 // writes of every connection not flushed yet instead of waiting for the whole pass to end
 // (delivery latency about one pass, not two), and requests are answered meanwhile.
+// Connections marked urgent (TcpConnection::setUrgentWrites: the publish APIs) are flushed in
+// full every iteration, before the budgeted list.
 //
 // Thread safety: queueInLoop(), runInLoop(), quit() and connectionCount() are safe from any
 // thread.
@@ -148,9 +150,10 @@ class EventLoop {
   IterationHook* hook_ = nullptr;
   std::atomic<uint64_t> iterations_{0};  // written by the loop only
 
-  TcpConnection* liveHead_ = nullptr;  // intrusive list of live connections
-  std::atomic<size_t> liveCount_{0};   // written by the loop only; read by anyone
-  std::vector<TcpConnection*> dirty_;  // [dirtyHead_, end) wait for a flush, oldest first
+  TcpConnection* liveHead_ = nullptr;        // intrusive list of live connections
+  std::atomic<size_t> liveCount_{0};         // written by the loop only; read by anyone
+  std::vector<TcpConnection*> urgentDirty_;  // flushed in full every iteration, first
+  std::vector<TcpConnection*> dirty_;        // [dirtyHead_, end) wait for a flush, oldest first
   size_t dirtyHead_ = 0;
   std::vector<TcpConnection*> owedReads_;
   std::vector<TcpConnection*> closed_;

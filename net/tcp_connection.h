@@ -63,6 +63,11 @@ class TcpConnection : public Pollable, public TimerNode {
   // default writes what is queued and closes; protocols override it (WebSocket: close 1001).
   virtual void goAway() { closeAfterFlush(kGoAwayLingerMs); }
 
+  // Writes of this connection are flushed at the end of every iteration, ahead of the
+  // budgeted list (EventLoop::kFlushBudget): for the few connections whose answers must not
+  // wait behind a fan-out pass to thousands of sockets (publishers waiting for receipts).
+  void setUrgentWrites() { urgent_ = true; }
+
   // Stops reading (back-pressure) until resumeReading(), which catches up on missed edges.
   void pauseReading() { readPaused_ = true; }
   void resumeReading();
@@ -107,6 +112,7 @@ class TcpConnection : public Pollable, public TimerNode {
   bool readPaused_ = false;    // back-pressure: not reading until resumeReading()
   bool writeBlocked_ = false;  // the socket buffer was full: wait for the writable edge
   bool closeAfterFlush_ = false;
+  bool urgent_ = false;  // flushed every iteration (setUrgentWrites)
   WriteQueue queue_;
 };
 

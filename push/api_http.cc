@@ -595,6 +595,7 @@ ApiConnection::ApiConnection(net::EventLoop* loop, int fd, Hub* hub, const ApiOp
       options_(options),
       parser_(&options->limits),
       alive_(std::make_shared<char>(0)) {
+  setUrgentWrites();  // receipts do not wait behind a fan-out pass
   armIdleDeadline();
 }
 

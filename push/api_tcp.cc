@@ -37,7 +37,9 @@ void acceptPublishConnection(net::EventLoop& loop, int fd, Hub* hub,
 
 PublishConnection::PublishConnection(net::EventLoop* loop, int fd, Hub* hub,
                                      const PublishOptions* options)
-    : TcpConnection(loop, fd), hub_(hub), options_(options), alive_(std::make_shared<char>(0)) {}
+    : TcpConnection(loop, fd), hub_(hub), options_(options), alive_(std::make_shared<char>(0)) {
+  setUrgentWrites();  // replies do not wait behind a fan-out pass
+}
 
 PublishConnection::~PublishConnection() = default;
 

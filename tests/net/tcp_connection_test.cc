@@ -205,5 +205,47 @@ TEST_F(ReactorTest, FlushesManyDirtyConnectionsOverSeveralIterations) {
   for (int fd : peers) ::close(fd);
 }
 
+// An urgent connection (a publisher waiting for its receipt) made dirty after thousands of
+// bulk ones is flushed in the first iteration; the last bulk one waits for a later chunk.
+TEST_F(ReactorTest, UrgentConnectionsAreFlushedAheadOfTheBudgetedList) {
+  constexpr size_t kBulk = 2 * EventLoop::kFlushBudget + 1;
+  std::vector<int> peers;
+  std::vector<EchoConn*> conns;
+  for (size_t i = 0; i <= kBulk; ++i) {
+    int pair[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pair), 0);
+    peers.push_back(pair[1]);
+    onLoop([&, fd = pair[0]] { conns.push_back(new EchoConn(&loop_, fd, &log_)); });
+  }
+  EchoConn* urgent = conns.back();  // the last one, made dirty last
+  auto readable = [](int fd) {
+    char c;
+    return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+  };
+  std::promise<std::pair<bool, bool>> seen;  // {urgent peer readable, last bulk peer readable}
+  onLoop([&] {
+    urgent->setUrgentWrites();
+    for (EchoConn* c : conns) c->sendCopy("x");
+    // Runs in the next iteration: after exactly one flush.
+    loop_.queueInLoop([&] {
+      seen.set_value({readable(peers.back()), readable(peers[kBulk - 1])});
+    });
+  });
+  auto [urgentReadable, lastBulkReadable] = seen.get_future().get();
+  EXPECT_TRUE(urgentReadable);
+  EXPECT_FALSE(lastBulkReadable);
+  // Every connection is flushed over the next iterations (and closing a peer earlier would
+  // make the loop write to a closed socket).
+  for (int fd : peers) {
+    bool got = false;
+    for (int tries = 0; tries < 5000 && !got; ++tries) {
+      got = readable(fd);
+      if (!got) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    EXPECT_TRUE(got);
+    ::close(fd);
+  }
+}
+
 }  // namespace
 }  // namespace ringcast::net
