@@ -66,6 +66,9 @@ void EventLoop::run() {
   setThreadLoopId(id_);
   while (!quit_.load(std::memory_order_acquire)) {
     sleeping_.store(true, std::memory_order_seq_cst);
+    // Pairs with the fence in wakeIfSleeping(): either that producer sees the flag and wakes
+    // us, or pollTimeoutMs() below sees its work through the hook and does not block.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     int n =
         ::epoll_wait(epollFd_, events_.data(), static_cast<int>(events_.size()), pollTimeoutMs());
     sleeping_.store(false, std::memory_order_relaxed);
@@ -85,6 +88,7 @@ void EventLoop::run() {
 
 int EventLoop::pollTimeoutMs() const {
   if (!owedReads_.empty() || dirtyHead_ < dirty_.size()) return 0;
+  if (hook_ != nullptr && hook_->hasPendingWork()) return 0;
   {
     std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(tasksMutex_));
     if (!tasks_.empty()) return 0;

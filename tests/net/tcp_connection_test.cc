@@ -247,5 +247,46 @@ TEST_F(ReactorTest, UrgentConnectionsAreFlushedAheadOfTheBudgetedList) {
   }
 }
 
+// Work a producer makes visible while the loop is on its way to sleep (after its hook ran,
+// before epoll_wait) must still wake it: the loop re-checks its hook after announcing that
+// it sleeps. No timers here, so a lost wake-up would be a loop asleep for good.
+TEST(EventLoopWakeTest, WorkPublishedWhileTheLoopGoesToSleepIsNotLost) {
+  struct Hook final : IterationHook {
+    std::atomic<int> published{0};
+    std::atomic<int> done{0};
+    std::atomic<bool> ran{false};
+    bool hasPendingWork() override {
+      return published.load(std::memory_order_acquire) > done.load(std::memory_order_relaxed);
+    }
+    void runIteration() override {
+      done.store(published.load(std::memory_order_acquire), std::memory_order_release);
+      ran.store(true, std::memory_order_release);
+    }
+  } hook;
+  EventLoop loop(0);
+  loop.setIterationHook(&hook);
+  std::thread thread([&] { loop.run(); });
+  constexpr int kRounds = 3000;
+  int lost = 0;
+  for (int i = 1; i <= kRounds && lost == 0; ++i) {
+    // Publish right after the hook ran: the loop is between its hook and epoll_wait.
+    while (!hook.ran.exchange(false, std::memory_order_acq_rel)) {
+    }
+    hook.published.store(i, std::memory_order_release);
+    loop.wakeIfSleeping();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (hook.done.load(std::memory_order_acquire) < i) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        lost = i;
+        break;
+      }
+      std::this_thread::yield();
+    }
+  }
+  EXPECT_EQ(lost, 0) << "round " << lost << ": the loop slept with work pending";
+  loop.quit();
+  thread.join();
+}
+
 }  // namespace
 }  // namespace ringcast::net
