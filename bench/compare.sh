@@ -294,6 +294,16 @@ fanout_target() {
     fi
 }
 
+# record_rc TAG RC: the client's exit status, and its last lines when it failed.
+record_rc() {
+    local tag=$1 rc=$2
+    echo "$rc" >"$WORK/results/$tag.rc"
+    if [[ $rc != 0 ]]; then
+        warn "$tag: the bench client exited with $rc; its log $WORK/$tag.client.log ends with:"
+        tail -n 5 "$WORK/$tag.client.log" >&2 || true
+    fi
+}
+
 # run_client TAG ARGS...: the bench client on CLIENT_CPU; its exit status goes to TAG.rc.
 # It runs in the background so that a signal to this script is handled at once (the trap
 # then stops the client and the server).
@@ -306,11 +316,7 @@ run_client() {
     STARTED+=("$client")
     wait "$client" || rc=$?
     forget_pid "$client"
-    echo "$rc" >"$WORK/results/$tag.rc"
-    if [[ $rc != 0 ]]; then
-        warn "$tag: the bench client exited with $rc; its log $WORK/$tag.client.log ends with:"
-        tail -n 5 "$WORK/$tag.client.log" >&2 || true
-    fi
+    record_rc "$tag" "$rc"
 }
 
 run_idle() {
@@ -349,11 +355,7 @@ run_idle() {
     fi
     wait "$client" 2>/dev/null || rc=$?
     forget_pid "$client"
-    echo "$rc" >"$WORK/results/$tag.rc"
-    if [[ $rc != 0 ]]; then
-        warn "$tag: the bench client exited with $rc; its log $WORK/$tag.client.log ends with:"
-        tail -n 5 "$WORK/$tag.client.log" >&2 || true
-    fi
+    record_rc "$tag" "$rc"
 }
 
 run_one() {
