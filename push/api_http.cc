@@ -590,32 +590,16 @@ void acceptApiConnection(net::EventLoop& loop, int fd, Hub* hub, const ApiOption
 }
 
 ApiConnection::ApiConnection(net::EventLoop* loop, int fd, Hub* hub, const ApiOptions* options)
-    : TcpConnection(loop, fd),
-      hub_(hub),
-      options_(options),
-      parser_(&options->limits),
-      alive_(std::make_shared<char>(0)) {
-  setUrgentWrites();  // receipts do not wait behind a fan-out pass
+    : OrderedReplyConnection(loop, fd), hub_(hub), options_(options), parser_(&options->limits) {
   armIdleDeadline();
 }
 
 ApiConnection::~ApiConnection() = default;
 
-void ApiConnection::goAway() {
-  loop()->assertInLoopThread();
-  if (!isOpen()) return;
-  stopParsing_ = true;
-  closeWhenIdle_ = true;
-  input_.clear();
-  writeReady();
-}
-
 void ApiConnection::onData(uint8_t* data, size_t len) {
   if (stopParsing_) return;  // after an error or Connection: close, input is discarded
   armIdleDeadline();
-  std::string_view bytes(reinterpret_cast<const char*>(data), len);
-  input_.feed(bytes, inputHeld_, [this](std::string_view b) { return processInput(b); });
-  if (stopParsing_) input_.clear();
+  feedInput(data, len);
 }
 
 void ApiConnection::onDeadline(int64_t) {
@@ -639,9 +623,8 @@ void ApiConnection::onDrained() {
 }
 
 void ApiConnection::onClosed() {
-  alive_.reset();  // late receipts see the expired token and do nothing
+  OrderedReplyConnection::onClosed();
   pending_.clear();
-  input_.clear();
 }
 
 bool ApiConnection::mayTakeRequests() const {
@@ -653,8 +636,7 @@ size_t ApiConnection::processInput(std::string_view buffer) {
   size_t offset = 0;
   while (!stopParsing_ && isOpen()) {
     if (!mayTakeRequests()) {
-      inputHeld_ = true;
-      pauseReading();
+      holdInput();
       break;
     }
     http::Request request;
@@ -674,13 +656,6 @@ size_t ApiConnection::processInput(std::string_view buffer) {
   processing_ = false;
   writeReady();
   return offset;
-}
-
-void ApiConnection::resumeInput() {
-  inputHeld_ = false;
-  input_.replay([this](std::string_view b) { return processInput(b); });
-  if (stopParsing_) input_.clear();
-  if (!inputHeld_) resumeReading();
 }
 
 ApiConnection::Pending& ApiConnection::newSlot(bool keepAlive) {

@@ -23,10 +23,9 @@
 
 #include "net/event_loop.h"
 #include "net/http_parser.h"
-#include "net/input_buffer.h"
-#include "net/tcp_connection.h"
 #include "push/client_protocol.h"
 #include "push/hub.h"
+#include "push/ordered_reply_connection.h"
 
 namespace ringcast::push {
 
@@ -58,7 +57,7 @@ struct ApiOptions {
 // `hub` and `options` must outlive every connection. REQUIRES: on loop's thread.
 void acceptApiConnection(net::EventLoop& loop, int fd, Hub* hub, const ApiOptions* options);
 
-class ApiConnection final : public net::TcpConnection {
+class ApiConnection final : public OrderedReplyConnection {
  public:
   // Requests that may wait for receipts on one connection before it stops reading.
   static constexpr size_t kMaxPendingResponses = 64;
@@ -68,9 +67,6 @@ class ApiConnection final : public net::TcpConnection {
   // REQUIRES: on loop's thread; hub and options outlive the connection.
   ApiConnection(net::EventLoop* loop, int fd, Hub* hub, const ApiOptions* options);
   ~ApiConnection() override;
-
-  // Server shutdown: answers the requests already read, then closes.
-  void goAway() override;
 
  protected:
   void onData(uint8_t* data, size_t len) override;
@@ -83,9 +79,7 @@ class ApiConnection final : public net::TcpConnection {
 
   // Parses and dispatches complete requests from `buffer` while the bounds allow; returns the
   // bytes consumed.
-  size_t processInput(std::string_view buffer);
-  // Re-runs processInput() over the bytes kept in input_ and resumes reading if it may.
-  void resumeInput();
+  size_t processInput(std::string_view buffer) override;
   bool mayTakeRequests() const;
   void handleRequest(const http::Request& request);
   // A send route (publish, broadcast, send, disconnect): parse the body, call the Hub.
@@ -102,22 +96,14 @@ class ApiConnection final : public net::TcpConnection {
   void onStats(uint64_t id, const Stats& stats);
   Pending* findSlot(uint64_t id);
   // Writes every ready response at the front of the queue, in order.
-  void writeReady();
+  void writeReady() override;
   void armIdleDeadline();
 
   Hub* const hub_;
   const ApiOptions* const options_;
   http::RequestParser parser_;
-  net::InputBuffer input_;                        // bytes of requests not yet dispatched
   std::deque<std::unique_ptr<Pending>> pending_;  // responses in request order
   uint64_t nextId_ = 1;                           // id of the next slot
-  bool processing_ = false;     // inside processInput(): no re-entry from a receipt
-  bool inputHeld_ = false;      // over a bound: reading paused, input_ may hold whole requests
-  bool stopParsing_ = false;    // a parse error, Connection: close or goAway: read no further
-  bool closeWhenIdle_ = false;  // close once every pending response is written
-  // Receipt callbacks hold a weak reference; it expires when the connection closes, so a late
-  // receipt never touches a freed connection.
-  std::shared_ptr<char> alive_;
 };
 
 // ---- Pure helpers (exposed for tests) ----

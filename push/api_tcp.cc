@@ -37,26 +37,13 @@ void acceptPublishConnection(net::EventLoop& loop, int fd, Hub* hub,
 
 PublishConnection::PublishConnection(net::EventLoop* loop, int fd, Hub* hub,
                                      const PublishOptions* options)
-    : TcpConnection(loop, fd), hub_(hub), options_(options), alive_(std::make_shared<char>(0)) {
-  setUrgentWrites();  // replies do not wait behind a fan-out pass
-}
+    : OrderedReplyConnection(loop, fd), hub_(hub), options_(options) {}
 
 PublishConnection::~PublishConnection() = default;
 
-void PublishConnection::goAway() {
-  loop()->assertInLoopThread();
-  if (!isOpen()) return;
-  stopParsing_ = true;
-  closeWhenIdle_ = true;
-  input_.clear();
-  writeReady();
-}
-
 void PublishConnection::onData(uint8_t* data, size_t len) {
   if (stopParsing_) return;  // out of sync: input is discarded until the close
-  std::string_view bytes(reinterpret_cast<const char*>(data), len);
-  input_.feed(bytes, inputHeld_, [this](std::string_view b) { return processInput(b); });
-  if (stopParsing_) input_.clear();
+  feedInput(data, len);
 }
 
 void PublishConnection::onDeadline(int64_t) {
@@ -68,9 +55,8 @@ void PublishConnection::onDrained() {
 }
 
 void PublishConnection::onClosed() {
-  alive_.reset();  // late receipts see the expired token and do nothing
+  OrderedReplyConnection::onClosed();
   replies_.clear();
-  input_.clear();
 }
 
 bool PublishConnection::mayTakeCommands(size_t maxReplies) const {
@@ -90,8 +76,7 @@ size_t PublishConnection::processInput(std::string_view buffer) {
       continue;
     }
     if (!mayTakeCommands(kMaxQueuedReplies)) {
-      inputHeld_ = true;
-      pauseReading();
+      holdInput();
       break;
     }
     TcpCommand command;
@@ -115,13 +100,6 @@ size_t PublishConnection::processInput(std::string_view buffer) {
   processing_ = false;
   writeReady();
   return offset;
-}
-
-void PublishConnection::resumeInput() {
-  inputHeld_ = false;
-  input_.replay([this](std::string_view b) { return processInput(b); });
-  if (stopParsing_) input_.clear();
-  if (!inputHeld_) resumeReading();
 }
 
 void PublishConnection::handleCommand(const TcpCommand& command) {

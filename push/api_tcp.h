@@ -22,10 +22,9 @@
 #include <string_view>
 
 #include "net/event_loop.h"
-#include "net/input_buffer.h"
-#include "net/tcp_connection.h"
 #include "push/api_tcp_parser.h"
 #include "push/hub.h"
+#include "push/ordered_reply_connection.h"
 
 namespace ringcast::push {
 
@@ -39,7 +38,7 @@ struct PublishOptions {
 // `hub` and `options` must outlive every connection. REQUIRES: on loop's thread.
 void acceptPublishConnection(net::EventLoop& loop, int fd, Hub* hub, const PublishOptions* options);
 
-class PublishConnection final : public net::TcpConnection {
+class PublishConnection final : public OrderedReplyConnection {
  public:
   // Commands waiting for their receipt or behind one (the ordered reply queue) before the
   // connection stops reading; reading resumes when half of them are answered.
@@ -50,9 +49,6 @@ class PublishConnection final : public net::TcpConnection {
   // REQUIRES: on loop's thread; hub and options outlive the connection.
   PublishConnection(net::EventLoop* loop, int fd, Hub* hub, const PublishOptions* options);
   ~PublishConnection() override;
-
-  // Server shutdown: answers the commands already read, then closes.
-  void goAway() override;
 
   // Receipts not back yet (for tests and logs).
   size_t outstandingReceipts() const { return outstanding_; }
@@ -72,30 +68,22 @@ class PublishConnection final : public net::TcpConnection {
 
   // Parses and handles complete commands from `buffer` while the bounds allow; returns the
   // bytes consumed (skipped payload bytes included).
-  size_t processInput(std::string_view buffer);
-  void resumeInput();
+  size_t processInput(std::string_view buffer) override;
   bool mayTakeCommands(size_t resumeAt) const;
   void handleCommand(const TcpCommand& command);
   // Queues a reply that needs no receipt, behind every earlier one.
   void reply(std::string_view line);
   void onReceipt(uint64_t id, const Receipt& receipt);
   // Writes every finished reply at the front of the queue, in order.
-  void writeReady();
+  void writeReady() override;
 
   Hub* const hub_;
   const PublishOptions* const options_;
-  net::InputBuffer input_;      // bytes of requests not yet dispatched
-  uint64_t skip_ = 0;           // payload bytes of a refused command still to drop
-  std::string data_;            // the JSON of the current payload (reused)
-  std::deque<Slot> replies_;    // in command order
-  uint64_t firstId_ = 1;        // id of replies_.front()
-  size_t outstanding_ = 0;      // receipts not back yet
-  bool processing_ = false;     // inside processInput(): no re-entry from a receipt
-  bool inputHeld_ = false;      // over a bound: reading paused, input_ may hold whole commands
-  bool stopParsing_ = false;    // out of sync or going away: read no further
-  bool closeWhenIdle_ = false;  // close once every queued reply is written
-  // Receipt callbacks hold a weak reference; it expires when the connection closes.
-  std::shared_ptr<char> alive_;
+  uint64_t skip_ = 0;         // payload bytes of a refused command still to drop
+  std::string data_;          // the JSON of the current payload (reused)
+  std::deque<Slot> replies_;  // in command order
+  uint64_t firstId_ = 1;      // id of replies_.front()
+  size_t outstanding_ = 0;    // receipts not back yet
 };
 
 }  // namespace ringcast::push
