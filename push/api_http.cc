@@ -404,53 +404,61 @@ std::string receiptBody(Route route, const ApiCommand& command,
   return out;
 }
 
-std::string presenceJson(std::string_view channel, const std::vector<PresenceEntry>& entries) {
-  std::string out = "{\"ok\":true,";
-  appendStringField(out, "channel", channel);
-  out += ",\"users\":[";
-  for (size_t i = 0; i < entries.size(); ++i) {
+namespace {
+
+// `"name":[{...},{...}]}`: one object per item, its fields written by fill(out, item).
+template <class Item, class Fill>
+void appendObjectsAndClose(std::string& out, std::string_view name, const std::vector<Item>& items,
+                           Fill fill) {
+  out += '"';
+  out += name;
+  out += "\":[";
+  for (size_t i = 0; i < items.size(); ++i) {
     if (i > 0) out += ',';
     out += '{';
-    appendStringField(out, "user", entries[i].user);
-    out += ',';
-    appendStringField(out, "name", entries[i].name);
-    out += ',';
-    appendField(out, "conns", static_cast<uint64_t>(entries[i].conns));
+    fill(out, items[i]);
     out += '}';
   }
   out += "]}";
+}
+
+}  // namespace
+
+std::string presenceJson(std::string_view channel, const std::vector<PresenceEntry>& entries) {
+  std::string out = "{\"ok\":true,";
+  appendStringField(out, "channel", channel);
+  out += ',';
+  appendObjectsAndClose(out, "users", entries, [](std::string& o, const PresenceEntry& e) {
+    appendStringField(o, "user", e.user);
+    o += ',';
+    appendStringField(o, "name", e.name);
+    o += ',';
+    appendField(o, "conns", static_cast<uint64_t>(e.conns));
+  });
   return out;
 }
 
 std::string usersJson(const std::vector<UserInfo>& users) {
   std::string out = "{\"ok\":true,";
   appendField(out, "count", static_cast<uint64_t>(users.size()));
-  out += ",\"users\":[";
-  for (size_t i = 0; i < users.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '{';
-    appendStringField(out, "user", users[i].user);
-    out += ',';
-    appendField(out, "conns", static_cast<uint64_t>(users[i].conns));
-    out += '}';
-  }
-  out += "]}";
+  out += ',';
+  appendObjectsAndClose(out, "users", users, [](std::string& o, const UserInfo& u) {
+    appendStringField(o, "user", u.user);
+    o += ',';
+    appendField(o, "conns", static_cast<uint64_t>(u.conns));
+  });
   return out;
 }
 
 std::string channelsJson(const std::vector<ChannelInfo>& channels) {
-  std::string out = "{\"ok\":true,\"channels\":[";
-  for (size_t i = 0; i < channels.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '{';
-    appendStringField(out, "channel", channels[i].channel);
-    out += ',';
-    appendField(out, "subscribers", channels[i].subscribers);
-    out += ',';
-    appendField(out, "offset", channels[i].offset);
-    out += '}';
-  }
-  out += "]}";
+  std::string out = "{\"ok\":true,";
+  appendObjectsAndClose(out, "channels", channels, [](std::string& o, const ChannelInfo& c) {
+    appendStringField(o, "channel", c.channel);
+    o += ',';
+    appendField(o, "subscribers", c.subscribers);
+    o += ',';
+    appendField(o, "offset", c.offset);
+  });
   return out;
 }
 
