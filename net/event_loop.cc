@@ -94,6 +94,10 @@ int EventLoop::pollTimeoutMs() const {
     if (!tasks_.empty()) return 0;
   }
   int64_t t = timers_.msUntilNextTick(monotonicMs());
+  if (hook_ != nullptr) {
+    const int cap = hook_->maxPollWaitMs();
+    if (cap >= 0 && (t < 0 || t > cap)) t = cap;
+  }
   return t < 0 ? -1 : static_cast<int>(t);
 }
 

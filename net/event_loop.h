@@ -56,6 +56,9 @@ class IterationHook {
   // Called after the loop announced that it is about to sleep (see EventLoop::wakeIfSleeping).
   virtual bool hasPendingWork() = 0;
   virtual void runIteration() = 0;
+  // The longest the loop may sleep in epoll_wait before runIteration() must run again
+  // (-1: no limit). Work parked for a retry asks for a short poll instead of a busy loop.
+  virtual int maxPollWaitMs() { return -1; }
 
  protected:
   ~IterationHook() = default;

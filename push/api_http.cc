@@ -63,11 +63,17 @@ void appendReceiptError(std::string& out, const Receipt& r) {
                     r.errorMessage.empty() ? "send failed" : std::string_view(r.errorMessage));
 }
 
-// "offset":..,"matched":..,"queued":..,"dropped":..
+// "offset":..,"matched":..,"queued":..,"dropped":.. (the counts only where they cover every
+// socket: a cluster node knows only its own, and then says "accepted":true instead).
 void appendDelivery(std::string& out, const Receipt& r, bool withOffset) {
   if (withOffset) {
     appendField(out, "offset", r.offset);
+    if (!r.counted) return;
     out += ',';
+  }
+  if (!r.counted) {
+    appendField(out, "accepted", true);
+    return;
   }
   appendField(out, "matched", r.matched);
   out += ',';
@@ -512,6 +518,10 @@ std::string renderMetrics(const Stats& s) {
                "Deliveries skipped or cut by the slow-consumer policy.", s.dropped);
   appendMetric(out, "slow_consumer_disconnects_total", "counter",
                "Connections closed as slow consumers.", s.slowConsumerDisconnects);
+  appendMetric(out, "parked_total", "counter",
+               "Sends that found the fan-out ring full and waited for room.", s.parked);
+  appendMetric(out, "park_refused_total", "counter",
+               "Parked sends refused with overloaded after the bound.", s.parkRefused);
   appendMetric(out, "ring_occupancy", "gauge", "Messages in the broadcast ring.", s.ringOccupancy);
   appendMetric(out, "ring_capacity", "gauge", "Slots in the broadcast ring.", s.ringCapacity);
   appendLoopMetric(out, "loop_connections", "gauge", "Open connections per loop.",
@@ -756,19 +766,32 @@ void ApiConnection::handleRequest(const http::Request& request) {
       });
       return;
     }
-    case Route::kUsers:
-      finishJson(slot, 200, usersJson(hub_->users()));
+    case Route::kUsers: {
+      uint64_t id = slot.id;
+      hub_->users([this, weak = std::weak_ptr<char>(alive_), id](std::vector<UserInfo> users) {
+        if (!weak.expired()) onQuery(id, usersJson(users));
+      });
       return;
-    case Route::kChannels:
-      finishJson(slot, 200, channelsJson(hub_->channels()));
+    }
+    case Route::kChannels: {
+      uint64_t id = slot.id;
+      hub_->channels(
+          [this, weak = std::weak_ptr<char>(alive_), id](std::vector<ChannelInfo> channels) {
+            if (!weak.expired()) onQuery(id, channelsJson(channels));
+          });
       return;
+    }
     case Route::kPresence: {
       std::string channel;
       if (!percentDecode(m.param, &channel) || !isValidChannelName(channel)) {
         finishError(slot, 400, "bad_request", "invalid channel name");
         return;
       }
-      finishJson(slot, 200, presenceJson(channel, hub_->presence(channel)));
+      uint64_t id = slot.id;
+      hub_->presence(channel, [this, weak = std::weak_ptr<char>(alive_), id,
+                               channel](std::vector<PresenceEntry> entries) {
+        if (!weak.expired()) onQuery(id, presenceJson(channel, entries));
+      });
       return;
     }
     default:
@@ -818,7 +841,7 @@ void ApiConnection::handleCommand(Pending& slot, Route route, std::string_view p
     };
     switch (route) {
       case Route::kPublish:
-        hub_->publish(targets[i], data, kApiSender, std::move(done));
+        hub_->publish(targets[i], data, kApiSender, ReceiptWait::kDelivered, std::move(done));
         break;
       case Route::kBroadcast:
         hub_->broadcast(data, std::move(done));
@@ -843,6 +866,13 @@ void ApiConnection::onReceipt(uint64_t id, size_t index, const Receipt& receipt)
   int status = 200;
   std::string body = receiptBody(slot->route, slot->command, slot->receipts, &status);
   finishJson(*slot, status, body);
+  if (!processing_) writeReady();
+}
+
+void ApiConnection::onQuery(uint64_t id, const std::string& body) {
+  Pending* slot = findSlot(id);
+  if (slot == nullptr || slot->ready) return;
+  finishJson(*slot, 200, body);
   if (!processing_) writeReady();
 }
 

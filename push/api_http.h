@@ -94,6 +94,8 @@ class ApiConnection final : public OrderedReplyConnection {
   // One receipt for target `index` of the slot with id `id` came back.
   void onReceipt(uint64_t id, size_t index, const Receipt& receipt);
   void onStats(uint64_t id, const Stats& stats);
+  // A query's answer (users, channels, presence) came back: the JSON body of a 200.
+  void onQuery(uint64_t id, const std::string& body);
   Pending* findSlot(uint64_t id);
   // Writes every ready response at the front of the queue, in order.
   void writeReady() override;

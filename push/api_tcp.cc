@@ -119,7 +119,8 @@ void PublishConnection::handleCommand(const TcpCommand& command) {
   };
   switch (command.kind) {
     case TcpCommand::kPub:
-      hub_->publish(command.target, data_, kFeederSender, std::move(done));
+      // A feeder hears only of failures: the receipt need not wait for the loops.
+      hub_->publish(command.target, data_, kFeederSender, ReceiptWait::kAccepted, std::move(done));
       break;
     case TcpCommand::kBcast:
       hub_->broadcast(data_, std::move(done));

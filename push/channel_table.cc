@@ -40,7 +40,7 @@ void ChannelTable::removeIfUnused(std::string_view name) {
   if (it == map_.end()) return;
   std::shared_ptr<Channel> keep = it->second;  // outlives the lock below
   std::lock_guard<std::mutex> lock(keep->mutex);
-  if (keep->subscribers == 0 && keep->offset == 0) {
+  if (keep->subscribers == 0 && keep->offset == 0 && keep->pendingEvents.empty()) {
     keep->removed = true;  // a thread that got it before the erase will look again
     map_.erase(it);
   }

@@ -335,5 +335,13 @@ void dropped(std::string& out, uint64_t count) {
   out.push_back('}');
 }
 
+void lost(std::string& out, std::string_view channel, uint64_t offset, std::string_view epoch) {
+  appendStringField(out, "{\"type\":\"recovery\",\"channel\":", channel);
+  out.append(",\"recovered\":false,\"offset\":");
+  appendInt(out, offset);
+  appendStringField(out, ",\"epoch\":", epoch);
+  out.push_back('}');
+}
+
 }  // namespace frame
 }  // namespace ringcast::push

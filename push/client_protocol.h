@@ -129,5 +129,11 @@ void pong(std::string& out, std::string_view id);
 // read too slowly (the drop-oldest slow-consumer policy).
 void dropped(std::string& out, uint64_t count);
 
+// {"type":"recovery","channel":..,"recovered":false,"offset":..,"epoch":..}: messages of the
+// channel were lost for this connection (the history no longer holds them); live messages
+// go on after `offset`. The client reloads its state, as after a subscribe reply with
+// recovered:false.
+void lost(std::string& out, std::string_view channel, uint64_t offset, std::string_view epoch);
+
 }  // namespace frame
 }  // namespace ringcast::push

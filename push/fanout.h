@@ -1,31 +1,27 @@
-// Fanout: the Hub implementation. Encodes each message once, stamps channel offsets and
-// history (ChannelTable), and pushes an Envelope into the broadcast ring that every loop's
-// Shard drains; receipts are summed over loops and handed back on the caller's loop.
-//
-// Back-pressure: when the ring is full the publisher first delivers what its own loop owes
-// (its cursor may be the one holding the ring), then retries for up to ringWaitMs; after
-// that the send fails with "overloaded" (503 / -ERR) — never a silent drop.
+// Fanout: the local half of delivery. An engine hands it each message, encoded once, as an
+// Envelope; it pushes a pointer into the broadcast ring that every loop's Shard drains, and
+// when the last loop has delivered it, hands the receipt (summed over loops) back to the loop
+// that asked. It never waits: tryDeliver() fails when the ring is full and the engine parks
+// the work on the caller's Shard (Shard::park) to retry on the next iteration.
 //
 // Thread safety: constructed on the main thread before the loops start; attachLoop() runs
-// on each loop thread; Hub methods follow hub.h.
+// on each loop thread; tryDeliver(), newEnvelope() and finished() are safe from any loop
+// thread; stats() from a loop thread.
 #pragma once
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "core/broadcast_ring.h"
-#include "core/hash.h"
 #include "core/shared_frame.h"
 #include "net/event_loop.h"
-#include "push/channel_table.h"
 #include "push/hub.h"
 
 namespace ringcast::push {
 
+class Engine;
 class Shard;
 
 // One message on its way to every loop.
@@ -36,6 +32,9 @@ struct Envelope {
     kUser,        // every connection of user `key`
     kAll,         // every connection (system notice)
     kDisconnect,  // close every connection of user `key` (no frame)
+    kLost,        // subscribers of `key` missed messages the history no longer holds: the
+                  // frame tells them (server-initiated recovery:false); `offset` is where
+                  // the channel continues
   };
   Kind kind = Kind::kChannel;
   std::string key;
@@ -52,78 +51,53 @@ struct Envelope {
 
 struct FanoutOptions {
   size_t ringCapacity = 1 << 14;  // envelopes; power of two
-  int64_t ringWaitMs = 200;       // how long a publisher waits for room before "overloaded"
+  int64_t parkTimeoutMs = 200;    // how long parked work waits for room before "overloaded"
   uint64_t maxOutbufBytes = 16 << 20;
   bool dropOldest = false;  // slow consumers: drop their oldest queued messages instead of
                             // disconnecting them
-  size_t historySize = 100;
-  int64_t historyTtlMs = 0;  // 0: no age limit
 };
 
-class Fanout final : public Hub {
+class Fanout {
  public:
   // `loops` must outlive the Fanout; their threads start after this constructor.
   Fanout(std::vector<net::EventLoop*> loops, const FanoutOptions& options);
-  ~Fanout() override;
+  ~Fanout();
 
+  // Before the loops start: the engine the shards report to.
+  void setEngine(Engine* engine) { engine_ = engine; }
   // On loop thread i, before it serves connections: installs its shard.
   void attachLoop(net::EventLoop& loop);
   Shard& shard(int loop) { return *shards_[static_cast<size_t>(loop)]; }
-  // The calling loop thread's shard.
-  static Shard& currentShard();
+  int loopCount() const { return static_cast<int>(loops_.size()); }
+  // The calling loop thread's shard (nullptr off the loops).
+  static Shard* currentShard();
 
-  const std::string& epoch() const { return epoch_; }
   const FanoutOptions& options() const { return options_; }
-  ChannelTable& channelTable() { return channels_; }
   BroadcastRing<Envelope>& ring() { return ring_; }
 
-  // Publishes with the offset known at once (client publishes reply with it).
-  // Returns false (and calls nothing) when the ring stayed full. REQUIRES: loop thread.
-  bool publishWithOffset(std::string_view channel, std::string_view dataJson, std::string_view from,
-                         ReceiptFn done, uint64_t* offset);
-  // Pushes a presence event (join/leave) to the channel's presence subscribers.
-  // REQUIRES: loop thread, holding the channel's lock (events stay in order per channel).
-  void pushPresenceLocked(const Channel& channel, bool join, std::string_view user);
-
+  // A new envelope whose receipt (if `done` is set) returns to the calling loop.
+  Envelope* newEnvelope(Envelope::Kind kind, std::string_view key, ReceiptFn done);
+  // Puts env into the ring and wakes sleeping loops. False when the ring is full: env is
+  // untouched and still the caller's. REQUIRES: a loop thread.
+  bool tryDeliver(Envelope* env);
+  // Answers env's receipt with an error and frees it (env never entered the ring).
+  void fail(Envelope* env, std::string_view code, std::string_view message);
   // Called by a shard when it has delivered `env`: the last loop completes it.
   void finished(Envelope* env);
 
-  // User directory (open connections per user), for /api/users.
-  void userConnected(std::string_view user);
-  void userDisconnected(std::string_view user);
-
-  // Hub
-  void publish(std::string_view channel, std::string_view dataJson, std::string_view from,
-               ReceiptFn done) override;
-  void broadcast(std::string_view dataJson, ReceiptFn done) override;
-  void send(std::string_view user, std::string_view dataJson, std::string_view from,
-            ReceiptFn done) override;
-  void disconnect(std::string_view user, ReceiptFn done) override;
-  void stats(std::function<void(const Stats&)> done) override;
-  std::vector<PresenceEntry> presence(std::string_view channel) const override;
-  std::vector<UserInfo> users() const override;
-  std::vector<ChannelInfo> channels() const override;
-  bool serving() const override { return serving_.load(std::memory_order_relaxed); }
-  void setServing(bool serving) { serving_.store(serving, std::memory_order_relaxed); }
+  // Gathers every loop's counters. REQUIRES: loop thread; done runs on it.
+  void stats(std::function<void(const Stats&)> done);
 
  private:
-  // Pushes env into the ring (waiting boundedly for room) and wakes sleeping loops. On
-  // failure deletes env after answering its receipt with "overloaded".
-  bool push(Envelope* env);
-  bool tryPush(Envelope* env);
-  void fail(Envelope* env, std::string_view code, std::string_view message);
-  Envelope* newEnvelope(Envelope::Kind kind, std::string_view key, ReceiptFn done);
-
   const FanoutOptions options_;
   std::vector<net::EventLoop*> loops_;
   std::vector<std::unique_ptr<Shard>> shards_;
   BroadcastRing<Envelope> ring_;
-  mutable ChannelTable channels_;  // its own locks; const queries read it
-  std::string epoch_;
-  std::atomic<bool> serving_{true};
-
-  mutable std::mutex usersMutex_;
-  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> users_;  // conns
+  Engine* engine_ = nullptr;
 };
+
+// The receipt every send gets when the gateway cannot take it now.
+inline constexpr std::string_view kOverloadedCode = "overloaded";
+inline constexpr std::string_view kOverloadedMessage = "the gateway is overloaded; try again later";
 
 }  // namespace ringcast::push

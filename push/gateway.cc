@@ -132,10 +132,13 @@ int Gateway::run() {
   fo.ringCapacity = flags_.ringSize;
   fo.maxOutbufBytes = flags_.maxOutbufBytes;
   fo.dropOldest = flags_.slowConsumer == "drop-oldest";
-  fo.historySize = flags_.historySize;
-  fo.historyTtlMs = flags_.historyTtlMs;
   fanout_ = std::make_unique<Fanout>(std::move(loopPtrs), fo);
-  push_ = std::make_unique<PushEndpoint>(fanout_.get(), &pushOptions_);
+  MemoryEngineOptions mo;
+  mo.historySize = flags_.historySize;
+  mo.historyTtlMs = flags_.historyTtlMs;
+  engine_ = std::make_unique<MemoryEngine>(fanout_.get(), mo);
+  fanout_->setEngine(engine_.get());
+  push_ = std::make_unique<PushEndpoint>(engine_.get(), &pushOptions_);
   wsOptions_.endpoints.emplace_back("/ws", push_.get());
 
   listeners_.push_back({"ws",
@@ -147,14 +150,14 @@ int Gateway::run() {
                         "--api-listen",
                         flags_.apiListen,
                         [this](net::EventLoop& loop, int fd) {
-                          acceptApiConnection(loop, fd, fanout_.get(), &apiOptions_);
+                          acceptApiConnection(loop, fd, engine_.get(), &apiOptions_);
                         },
                         {}});
   listeners_.push_back({"publish",
                         "--publish-listen",
                         flags_.publishListen,
                         [this](net::EventLoop& loop, int fd) {
-                          acceptPublishConnection(loop, fd, fanout_.get(), &publishOptions_);
+                          acceptPublishConnection(loop, fd, engine_.get(), &publishOptions_);
                         },
                         {}});
   for (Listener& l : listeners_) {
@@ -180,6 +183,7 @@ int Gateway::run() {
   acceptors_.resize(static_cast<size_t>(threads) * listeners_.size());
   loops_->start([this](net::EventLoop& loop) {
     fanout_->attachLoop(loop);
+    engine_->attachLoop(loop);
     const size_t i = static_cast<size_t>(loop.id());
     for (size_t k = 0; k < listeners_.size(); ++k) {
       AcceptFn* accept = &listeners_[k].accept;
@@ -202,7 +206,7 @@ int Gateway::run() {
 }
 
 void Gateway::drain() {
-  fanout_->setServing(false);  // /healthz answers 503 and new upgrades are refused from now on
+  engine_->setServing(false);  // /healthz answers 503 and new upgrades are refused from now on
   for (int i = 0; i < loops_->size(); ++i) {
     net::EventLoop* loop = &loops_->loop(i);
     std::vector<net::Acceptor*> mine;

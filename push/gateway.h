@@ -20,6 +20,7 @@
 #include "push/api_tcp.h"
 #include "push/echo_endpoint.h"
 #include "push/fanout.h"
+#include "push/memory_engine.h"
 #include "push/session.h"
 #include "ws/ws_connection.h"
 
@@ -60,6 +61,7 @@ class Gateway {
   EchoEndpoint echo_;
   std::unique_ptr<net::LoopGroup> loops_;
   std::unique_ptr<Fanout> fanout_;
+  std::unique_ptr<Engine> engine_;
   std::unique_ptr<PushEndpoint> push_;
   std::vector<Listener> listeners_;
   std::vector<std::unique_ptr<net::Acceptor>> acceptors_;

@@ -8,11 +8,13 @@
 // over all loops, comes back to the caller's loop.
 //
 // Every string argument is copied (encoded into the frame or the envelope) before the call
-// returns, so callers may pass views into buffers they are about to reuse.
+// returns, so callers may pass views into buffers they are about to reuse. A send that
+// cannot enter the fan-out now (a full ring, a backend link that is down) is parked and
+// retried; its receipt then comes later, or says "overloaded" after a bound. Callers bound
+// how many receipts they wait for per connection and stop reading past that bound.
 //
-// Thread safety: the send methods and stats() are called on a loop thread (an API or client
-// connection's); their `done` callbacks run later on that same loop. presence(), users()
-// and channels() are safe from any thread.
+// Thread safety: every method is called on a loop thread (an API or client connection's);
+// `done` callbacks run later (or inline) on that same loop, exactly once.
 #pragma once
 
 #include <cstdint>
@@ -29,10 +31,14 @@ struct Receipt {
   std::string errorCode;     // when !ok: "overloaded" (ring full), "bad_request", ...
   std::string errorMessage;  // short, human
   uint64_t offset = 0;       // publish: the channel offset the message got
-  uint64_t matched = 0;      // sockets that should get it
-  uint64_t queued = 0;       // of those, sockets that had it queued
-  uint64_t dropped = 0;      // of those, sockets skipped by the slow-consumer policy
-  bool online = false;       // send/disconnect: the user had at least one connection
+  std::string epoch;         // publish: the channel's epoch (empty where not known)
+  // matched/queued/dropped cover every socket that got the message. In a cluster only the
+  // local node's sockets are known to the node: counted is false and they are not reported.
+  bool counted = true;
+  uint64_t matched = 0;  // sockets that should get it
+  uint64_t queued = 0;   // of those, sockets that had it queued
+  uint64_t dropped = 0;  // of those, sockets skipped by the slow-consumer policy
+  bool online = false;   // send/disconnect: the user had at least one connection
 };
 using ReceiptFn = std::function<void(const Receipt&)>;
 
@@ -62,6 +68,8 @@ struct Stats {
   uint64_t bytesOut = 0;
   uint64_t dropped = 0;  // deliveries skipped or cut by the slow-consumer policy
   uint64_t slowConsumerDisconnects = 0;
+  uint64_t parked = 0;       // sends that found no room at once and waited
+  uint64_t parkRefused = 0;  // of those, refused with "overloaded" after the bound
   uint64_t ringOccupancy = 0;
   uint64_t ringCapacity = 0;
   std::vector<uint64_t> loopConnections;  // per loop
@@ -75,6 +83,11 @@ struct Stats {
 inline constexpr uint64_t kLatencyBucketsUs[] = {
     100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000};
 
+// When a publish's receipt comes back: once every local socket had the message queued
+// (matched/queued/dropped are then known), or as soon as the message has its offset and is
+// on its way (a client's publish, a feeder that wants no counts: no wait for the loops).
+enum class ReceiptWait : uint8_t { kDelivered, kAccepted };
+
 class Hub {
  public:
   virtual ~Hub() = default;
@@ -82,7 +95,7 @@ class Hub {
   // Publishes `dataJson` (a valid JSON value, carried byte for byte) on `channel` as
   // {"type":"message",...,"from":from}. REQUIRES: loop thread.
   virtual void publish(std::string_view channel, std::string_view dataJson, std::string_view from,
-                       ReceiptFn done) = 0;
+                       ReceiptWait wait, ReceiptFn done) = 0;
   // A system notice to every connection. REQUIRES: loop thread.
   virtual void broadcast(std::string_view dataJson, ReceiptFn done) = 0;
   // A direct message to every connection of `user`. REQUIRES: loop thread.
@@ -93,9 +106,13 @@ class Hub {
   // Gathers every loop's counters. REQUIRES: loop thread; done runs on it.
   virtual void stats(std::function<void(const Stats&)> done) = 0;
 
-  virtual std::vector<PresenceEntry> presence(std::string_view channel) const = 0;
-  virtual std::vector<UserInfo> users() const = 0;
-  virtual std::vector<ChannelInfo> channels() const = 0;
+  // Who is subscribed to `channel` (every node), sorted by user. REQUIRES: loop thread.
+  virtual void presence(std::string_view channel,
+                        std::function<void(std::vector<PresenceEntry>)> done) = 0;
+  // Users with open connections (every node), sorted. REQUIRES: loop thread.
+  virtual void users(std::function<void(std::vector<UserInfo>)> done) = 0;
+  // Channels known to this node, sorted. REQUIRES: loop thread.
+  virtual void channels(std::function<void(std::vector<ChannelInfo>)> done) = 0;
   // False while the gateway drains (healthz answers 503).
   virtual bool serving() const = 0;
 };

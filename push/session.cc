@@ -4,6 +4,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "push/engine.h"
 #include "push/fanout.h"
 #include "push/shard.h"
 #include "ws/close_code.h"
@@ -54,7 +55,7 @@ std::string connName(const ws::WsConnection& conn) {
 
 int PushEndpoint::onUpgrade(ws::WsConnection& conn, const http::Request& request,
                             std::string* reason) {
-  if (!fanout_->serving()) {
+  if (!engine_->serving()) {
     *reason = "the gateway is shutting down";
     return 503;
   }
@@ -87,12 +88,30 @@ int PushEndpoint::onUpgrade(ws::WsConnection& conn, const http::Request& request
   return 0;
 }
 
+void Session::beginRequest() {
+  if (++inFlight_ == kMaxInFlight) conn_->holdInput(true);
+}
+
+bool Session::endRequest() {
+  --inFlight_;
+  if (conn_ == nullptr) {
+    if (inFlight_ == 0) delete this;
+    return false;
+  }
+  if (inFlight_ == kMaxInFlight / 2) conn_->holdInput(false);
+  return true;
+}
+
+void Session::detach() {
+  conn_ = nullptr;
+  if (inFlight_ == 0) delete this;
+}
+
 void PushEndpoint::onOpen(ws::WsConnection& conn) {
   Session& s = sessionOf(conn);
-  Fanout::currentShard().addSession(&s);
-  fanout_->userConnected(s.user());
+  Fanout::currentShard()->addSession(&s);
   std::string json;
-  frame::welcome(json, s.user(), connName(conn), fanout_->epoch());
+  frame::welcome(json, s.user(), connName(conn), engine_->nodeEpoch());
   conn.sendText(json);
 }
 
@@ -100,10 +119,8 @@ void PushEndpoint::onClose(ws::WsConnection& conn, uint16_t) {
   auto* s = static_cast<Session*>(conn.userData());
   if (s == nullptr) return;
   conn.setUserData(nullptr);
-  while (!s->subs().empty()) dropSubscription(*s, std::string(s->subs().back().channel->name));
-  Fanout::currentShard().removeSession(s);
-  fanout_->userDisconnected(s->user());
-  delete s;
+  Fanout::currentShard()->removeSession(s);
+  s->detach();
 }
 
 void PushEndpoint::onMessage(ws::WsConnection& conn, ws::Opcode op, std::string_view payload) {
@@ -154,64 +171,45 @@ void PushEndpoint::subscribe(Session& s, const Command& cmd) {
   if (who.hasSubs && !channelAllowed(cmd.channel, who.subs)) {
     return replyError(s, cmd.id, "forbidden", "not allowed to subscribe to this channel");
   }
-  Shard& shard = Fanout::currentShard();
-  const bool already = shard.isSubscribed(&s, cmd.channel);
-  fanout_->channelTable().withChannel(cmd.channel, [&](Channel& ch) {
-    const int64_t nowMs = wallMs();
-    ch.trimHistory(fanout_->options().historySize, fanout_->options().historyTtlMs, nowMs);
-    frame::ReplyOk reply;
-    reply.id = cmd.id;
-    reply.channel = cmd.channel;
-    reply.hasOffset = true;
-    reply.offset = ch.offset;
-    reply.epoch = fanout_->epoch();
-    bool recovered = false;
-    if (cmd.hasSince) {
-      const uint64_t from = cmd.since.offset;
-      recovered =
-          cmd.since.epoch == fanout_->epoch() && from <= ch.offset &&
-          (from == ch.offset || (!ch.history.empty() && ch.history.front().offset <= from + 1));
-      reply.recovered = recovered ? 1 : 0;
-    }
-    std::string json;
-    frame::replyOk(json, reply);
-    s.conn()->sendText(json);
-    // Missed messages follow the reply, before any live one: live ones carry offsets above
-    // ch.offset, which the subscription's minOffset lets through; these are at or below it.
-    if (recovered) {
-      for (const HistoryEntry& h : ch.history) {
-        if (h.offset > cmd.since.offset) s.conn()->sendFrame(h.frame.share());
-      }
-    }
-    if (already) return;
-    shard.addSubscription(&s, cmd.channel, ch.offset, cmd.presence);
-    ++ch.subscribers;
-    PresenceUser& p = ch.presence[s.user()];
-    if (p.conns++ == 0) {
-      p.name = who.name;
-      fanout_->pushPresenceLocked(ch, true, s.user());
-    }
-  });
-}
-
-bool PushEndpoint::dropSubscription(Session& s, const std::string& channel) {
-  if (!Fanout::currentShard().removeSubscription(&s, channel)) return false;
-  bool unused = false;
-  fanout_->channelTable().withExisting(channel, [&](Channel& ch) {
-    --ch.subscribers;
-    auto it = ch.presence.find(s.user());
-    if (it != ch.presence.end() && --it->second.conns == 0) {
-      ch.presence.erase(it);
-      fanout_->pushPresenceLocked(ch, false, s.user());
-    }
-    unused = ch.subscribers == 0 && ch.offset == 0;
-  });
-  if (unused) fanout_->channelTable().removeIfUnused(channel);
-  return true;
+  Shard* shard = Fanout::currentShard();
+  // The subscription is in place (pending) before the engine is asked where the channel
+  // stands: a live message from then on is either kept for it or among the missed ones.
+  const bool added = shard->addSubscription(&s, cmd.channel, cmd.presence);
+  std::optional<StreamPosition> since;
+  if (cmd.hasSince) since = StreamPosition{cmd.since.offset, cmd.since.epoch};
+  s.beginRequest();
+  engine_->recover(cmd.channel, since,
+                   [this, shard, sp = &s, id = cmd.id, channel = cmd.channel,
+                    hasSince = cmd.hasSince, added](Recovery&& r) {
+                     Session& s = *sp;
+                     if (!s.endRequest()) return;
+                     if (!r.ok) {
+                       if (added) shard->removeSubscription(&s, channel);
+                       return replyError(s, id, r.errorCode, r.errorMessage);
+                     }
+                     frame::ReplyOk reply;
+                     reply.id = id;
+                     reply.channel = channel;
+                     reply.hasOffset = true;
+                     reply.offset = r.offset;
+                     reply.epoch = r.epoch;
+                     if (hasSince) reply.recovered = r.recovered ? 1 : 0;
+                     std::string json;
+                     frame::replyOk(json, reply);
+                     s.conn()->sendText(json);
+                     // Missed messages follow the reply, then what arrived live meanwhile, then
+                     // live ones.
+                     for (FrameRef& f : r.missed) s.conn()->sendFrame(std::move(f));
+                     if (added && !shard->activateSubscription(&s, channel, r.offset)) {
+                       std::string lost;
+                       frame::lost(lost, channel, r.offset, r.epoch);
+                       s.conn()->sendText(lost);
+                     }
+                   });
 }
 
 void PushEndpoint::unsubscribe(Session& s, const Command& cmd) {
-  if (!dropSubscription(s, cmd.channel)) {
+  if (!Fanout::currentShard()->removeSubscription(&s, cmd.channel)) {
     return replyError(s, cmd.id, "not_found", "not subscribed to this channel");
   }
   frame::ReplyOk reply;
@@ -228,25 +226,28 @@ void PushEndpoint::publish(Session& s, const Command& cmd) {
   if (!options_->jwtSecret.empty() && !(who.hasPubs && channelAllowed(cmd.channel, who.pubs))) {
     return replyError(s, cmd.id, "forbidden", "not allowed to publish to this channel");
   }
-  uint64_t offset = 0;
-  if (!fanout_->publishWithOffset(cmd.channel, cmd.data, s.user(), nullptr, &offset)) {
-    return replyError(s, cmd.id, "overloaded", "the gateway is overloaded; try again later");
-  }
-  frame::ReplyOk reply;
-  reply.id = cmd.id;
-  reply.channel = cmd.channel;
-  reply.hasOffset = true;
-  reply.offset = offset;
-  std::string json;
-  frame::replyOk(json, reply);
-  s.conn()->sendText(json);
+  s.beginRequest();
+  engine_->publish(cmd.channel, cmd.data, s.user(), ReceiptWait::kAccepted,
+                   [this, sp = &s, id = cmd.id, channel = cmd.channel](const Receipt& r) {
+                     Session& s = *sp;
+                     if (!s.endRequest()) return;
+                     if (!r.ok) return replyError(s, id, r.errorCode, r.errorMessage);
+                     frame::ReplyOk reply;
+                     reply.id = id;
+                     reply.channel = channel;
+                     reply.hasOffset = true;
+                     reply.offset = r.offset;
+                     std::string json;
+                     frame::replyOk(json, reply);
+                     s.conn()->sendText(json);
+                   });
 }
 
 void PushEndpoint::sendDirect(Session& s, const Command& cmd) {
   if (!s.identity().canSend) {
     return replyError(s, cmd.id, "forbidden", "not allowed to send direct messages");
   }
-  for (const std::string& to : cmd.to) fanout_->send(to, cmd.data, s.user(), nullptr);
+  for (const std::string& to : cmd.to) engine_->send(to, cmd.data, s.user(), nullptr);
   frame::ReplyOk reply;
   reply.id = cmd.id;
   std::string json;
@@ -259,13 +260,18 @@ void PushEndpoint::presence(Session& s, const Command& cmd) {
   if (who.hasSubs && !channelAllowed(cmd.channel, who.subs)) {
     return replyError(s, cmd.id, "forbidden", "not allowed to see this channel");
   }
-  std::vector<PresenceEntry> entries = fanout_->presence(cmd.channel);
-  std::vector<frame::PresenceEntry> views;
-  views.reserve(entries.size());
-  for (const PresenceEntry& e : entries) views.push_back({e.user, e.name, e.conns});
-  std::string json;
-  frame::presence(json, cmd.id, cmd.channel, views);
-  s.conn()->sendText(json);
+  s.beginRequest();
+  engine_->presence(cmd.channel, [sp = &s, id = cmd.id,
+                                  channel = cmd.channel](std::vector<PresenceEntry> entries) {
+    Session& s = *sp;
+    if (!s.endRequest()) return;
+    std::vector<frame::PresenceEntry> views;
+    views.reserve(entries.size());
+    for (const PresenceEntry& e : entries) views.push_back({e.user, e.name, e.conns});
+    std::string json;
+    frame::presence(json, id, channel, views);
+    s.conn()->sendText(json);
+  });
 }
 
 }  // namespace ringcast::push

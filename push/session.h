@@ -18,7 +18,7 @@
 
 namespace ringcast::push {
 
-class Fanout;
+class Engine;
 class Shard;
 struct LocalChannel;
 
@@ -51,15 +51,28 @@ class Session {
   FrameRef lastDroppedNotice;
   uint64_t unreportedDropped = 0;
 
+  // Commands waiting for the engine's answer (a publish, a subscribe's recovery). A session
+  // whose connection closed lives on, detached, until the last of them is answered, so an
+  // answer never touches freed memory. Over kMaxInFlight the connection is not read.
+  static constexpr uint16_t kMaxInFlight = 64;
+  void beginRequest();
+  // Returns false when the session is detached (the caller must not use it further; the
+  // last answer frees it).
+  bool endRequest();
+  bool detached() const { return conn_ == nullptr; }
+  // The connection is gone: frees the session now, or when its last answer arrives.
+  void detach();
+
  private:
   ws::WsConnection* conn_;
   Identity identity_;
   std::vector<Sub> subs_;
+  uint16_t inFlight_ = 0;
 };
 
 class PushEndpoint final : public ws::WsEndpoint {
  public:
-  PushEndpoint(Fanout* fanout, const PushOptions* options) : fanout_(fanout), options_(options) {}
+  PushEndpoint(Engine* engine, const PushOptions* options) : engine_(engine), options_(options) {}
 
   int onUpgrade(ws::WsConnection& conn, const http::Request& request, std::string* reason) override;
   void onOpen(ws::WsConnection& conn) override;
@@ -70,14 +83,12 @@ class PushEndpoint final : public ws::WsEndpoint {
   void handle(Session& s, const Command& cmd);
   void subscribe(Session& s, const Command& cmd);
   void unsubscribe(Session& s, const Command& cmd);
-  // Ends s's subscription to `channel` everywhere (local index, counts, presence: leave).
-  bool dropSubscription(Session& s, const std::string& channel);
   void publish(Session& s, const Command& cmd);
   void sendDirect(Session& s, const Command& cmd);
   void presence(Session& s, const Command& cmd);
   void replyError(Session& s, std::string_view id, std::string_view code, std::string_view message);
 
-  Fanout* fanout_;
+  Engine* engine_;
   const PushOptions* options_;
   std::atomic<uint64_t> anonymous_{0};  // dev mode: anon-<n> names
 };

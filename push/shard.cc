@@ -1,10 +1,12 @@
 #include "push/shard.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "push/client_protocol.h"
+#include "push/engine.h"
 #include "ws/close_code.h"
 #include "ws/frame_writer.h"
 
@@ -13,6 +15,8 @@ namespace {
 
 // Envelopes taken from the ring per peek; the cursor moves once per batch.
 constexpr size_t kDrainBatch = 256;
+// A pending subscription's minOffset: nothing is delivered to it directly.
+constexpr uint64_t kPendingMinOffset = std::numeric_limits<uint64_t>::max();
 
 }  // namespace
 
@@ -28,14 +32,12 @@ void Shard::addSession(Session* s) {
   auto& mine = users_[s->user()];
   s->userIndex = static_cast<uint32_t>(mine.size());
   mine.push_back(s);
+  engine_->userChange(s->user(), +1);
 }
 
 void Shard::removeSession(Session* s) {
   owner_.assertOwned();
-  while (!s->subs().empty()) {
-    std::string name = s->subs().back().channel->name;
-    removeSubscription(s, name);
-  }
+  while (!s->subs().empty()) unlinkSubscription(s, s->subs().size() - 1);
   // Swap-remove from the session array and the user's array, fixing the moved one's index.
   Session* last = sessions_.back();
   sessions_[s->shardIndex] = last;
@@ -48,6 +50,18 @@ void Shard::removeSession(Session* s) {
   lastOfUser->userIndex = s->userIndex;
   mine.pop_back();
   if (mine.empty()) users_.erase(it);
+  engine_->userChange(s->user(), -1);
+}
+
+SubEntry* Shard::findEntry(Session* s, std::string_view channel, size_t* subIndex) {
+  auto& subs = s->subs();
+  for (size_t i = 0; i < subs.size(); ++i) {
+    if (subs[i].channel->name == channel) {
+      if (subIndex != nullptr) *subIndex = i;
+      return &subs[i].channel->entries[subs[i].index];
+    }
+  }
+  return nullptr;
 }
 
 bool Shard::isSubscribed(const Session* s, std::string_view channel) const {
@@ -57,37 +71,56 @@ bool Shard::isSubscribed(const Session* s, std::string_view channel) const {
   return false;
 }
 
-void Shard::addSubscription(Session* s, std::string_view channel, uint64_t minOffset,
-                            bool presence) {
+bool Shard::addSubscription(Session* s, std::string_view channel, bool presence) {
   owner_.assertOwned();
+  if (isSubscribed(s, channel)) return false;
   auto it = channels_.find(channel);
   if (it == channels_.end()) {
     auto local = std::make_unique<LocalChannel>();
     local->name = std::string(channel);
     it = channels_.emplace(local->name, std::move(local)).first;
+    engine_->channelInterest(channel, true);
   }
   LocalChannel* ch = it->second.get();
   s->subs().push_back({ch, static_cast<uint32_t>(ch->entries.size())});
-  ch->entries.push_back({s, static_cast<uint32_t>(s->subs().size() - 1), minOffset, presence});
+  ch->entries.push_back(
+      {s, kPendingMinOffset, static_cast<uint32_t>(s->subs().size() - 1), presence, true});
   ++counters_.subscriptions;
+  engine_->presenceChange(channel, s->user(), s->identity().name, +1);
+  return true;
+}
+
+bool Shard::activateSubscription(Session* s, std::string_view channel, uint64_t offset) {
+  owner_.assertOwned();
+  SubEntry* e = findEntry(s, channel, nullptr);
+  if (e == nullptr || !e->pending) return true;
+  e->pending = false;
+  e->minOffset = offset;
+  auto it = pending_.find({s, s->subs()[e->subIndex].channel});
+  if (it == pending_.end()) return true;
+  PendingFrames kept = std::move(it->second);
+  pending_.erase(it);
+  for (auto& [frameOffset, frame] : kept.frames) {
+    if (frameOffset <= e->minOffset) continue;  // already among the missed ones
+    s->conn()->sendFrame(std::move(frame));
+    e->minOffset = frameOffset;
+  }
+  return !kept.overflowed;
 }
 
 bool Shard::removeSubscription(Session* s, std::string_view channel) {
   owner_.assertOwned();
-  auto& subs = s->subs();
-  for (size_t i = 0; i < subs.size(); ++i) {
-    if (subs[i].channel->name == channel) {
-      unlinkSubscription(s, i);
-      return true;
-    }
-  }
-  return false;
+  size_t i = 0;
+  if (findEntry(s, channel, &i) == nullptr) return false;
+  unlinkSubscription(s, i);
+  return true;
 }
 
 void Shard::unlinkSubscription(Session* s, size_t subIndex) {
   auto& subs = s->subs();
   LocalChannel* ch = subs[subIndex].channel;
   uint32_t entryIndex = subs[subIndex].index;
+  if (ch->entries[entryIndex].pending) pending_.erase({s, ch});
   // Swap-remove the channel's entry; the moved entry's session learns its new index.
   SubEntry moved = ch->entries.back();
   ch->entries[entryIndex] = moved;
@@ -99,11 +132,47 @@ void Shard::unlinkSubscription(Session* s, size_t subIndex) {
   movedSub.channel->entries[movedSub.index].subIndex = static_cast<uint32_t>(subIndex);
   subs.pop_back();
   --counters_.subscriptions;
-  if (ch->entries.empty()) channels_.erase(ch->name);  // frees ch
+  engine_->presenceChange(ch->name, s->user(), s->identity().name, -1);
+  if (ch->entries.empty()) {
+    engine_->channelInterest(ch->name, false);
+    channels_.erase(ch->name);  // frees ch
+  }
+}
+
+void Shard::park(std::function<bool()> attempt, std::function<void()> refuse) {
+  owner_.assertOwned();
+  ++counters_.parked;
+  parked_.push_back(
+      {std::move(attempt), std::move(refuse), loop_->nowMs() + fanout_->options().parkTimeoutMs});
+}
+
+void Shard::runOrPark(std::function<bool()> attempt, std::function<void()> refuse) {
+  if (parked_.empty() && attempt()) return;
+  park(std::move(attempt), std::move(refuse));
+}
+
+void Shard::retryParked() {
+  const int64_t nowMs = monotonicMs();
+  while (!parked_.empty()) {
+    Parked& p = parked_.front();
+    if (!p.attempt()) {
+      if (nowMs < p.deadlineMs) return;  // still waiting for room; keep the order
+      ++counters_.parkRefused;
+      p.refuse();
+    }
+    parked_.pop_front();
+  }
 }
 
 bool Shard::hasPendingWork() {
   return fanout_->ring().hasReady(index_);
+}
+
+void Shard::runIteration() {
+  drain();
+  if (parked_.empty()) return;
+  retryParked();
+  drain();  // what the retried work put into the ring, for this loop's own sockets
 }
 
 void Shard::drain() {
@@ -119,30 +188,47 @@ void Shard::drain() {
   }
 }
 
+void Shard::deliverToChannel(Envelope* env, Tally* tally) {
+  auto it = channels_.find(env->key);
+  if (it == channels_.end()) return;
+  const Envelope::Kind kind = env->kind;
+  const std::vector<SubEntry>& entries = it->second->entries;
+  // One atomic add for every local reference; the unused ones are given back at the end.
+  env->frame->acquireMany(static_cast<uint32_t>(entries.size()));
+  for (const SubEntry& e : entries) {
+    bool wanted = kind == Envelope::Kind::kChannel    ? env->offset > e.minOffset
+                  : kind == Envelope::Kind::kPresence ? e.presence
+                                                      : !e.pending;  // kLost
+    if (wanted) {
+      queueFrame(e.session, env, tally);
+    } else {
+      if (e.pending && kind == Envelope::Kind::kChannel)
+        keepPending(e.session, it->second.get(), env);
+      ++tally->unused;
+    }
+  }
+  env->frame->releaseUnused(tally->unused);
+}
+
+void Shard::keepPending(Session* s, const LocalChannel* ch, Envelope* env) {
+  PendingFrames& kept = pending_[{s, ch}];
+  if (kept.frames.size() >= kMaxPendingFrames) {
+    kept.overflowed = true;
+    return;
+  }
+  kept.frames.emplace_back(env->offset, env->frame.share());
+}
+
 void Shard::deliver(Envelope* env) {
   // Tallies are kept locally and added to the envelope once: the envelope is shared by every
   // loop, and one atomic add per subscriber would bounce its cache line between cores.
   Tally tally;
   switch (env->kind) {
     case Envelope::Kind::kChannel:
-    case Envelope::Kind::kPresence: {
-      auto it = channels_.find(env->key);
-      if (it == channels_.end()) break;
-      const bool presenceOnly = env->kind == Envelope::Kind::kPresence;
-      const std::vector<SubEntry>& entries = it->second->entries;
-      // One atomic add for every local reference; the unused ones are given back at the end.
-      env->frame->acquireMany(static_cast<uint32_t>(entries.size()));
-      for (const SubEntry& e : entries) {
-        bool wanted = presenceOnly ? e.presence : env->offset > e.minOffset;
-        if (wanted) {
-          queueFrame(e.session, env, &tally);
-        } else {
-          ++tally.unused;
-        }
-      }
-      env->frame->releaseUnused(tally.unused);
+    case Envelope::Kind::kPresence:
+    case Envelope::Kind::kLost:
+      deliverToChannel(env, &tally);
       break;
-    }
     case Envelope::Kind::kUser: {
       auto it = users_.find(env->key);
       if (it == users_.end()) break;
@@ -193,7 +279,7 @@ void Shard::queueFrame(Session* s, Envelope* env, Tally* tally) {
     if (!fanout_->options().dropOldest) {
       // Disconnect: what is queued is lost anyway; keep only a partly written frame so the
       // byte stream stays whole, then say why.
-      counters_.dropped += 1 + conn->writeQueue().dropQueued(true);
+      counters_.dropped += 1 + conn->dropQueuedFrames(nullptr, nullptr);
       ++counters_.slowConsumerDisconnects;
       ++tally->dropped;
       ++tally->unused;
@@ -203,7 +289,7 @@ void Shard::queueFrame(Session* s, Envelope* env, Tally* tally) {
     // Drop the oldest queued messages (a partly written one stays), tell the client how
     // many, then queue this one.
     bool noticeDropped = false;
-    size_t lost = conn->writeQueue().dropQueued(true, s->lastDroppedNotice.get(), &noticeDropped);
+    size_t lost = conn->dropQueuedFrames(s->lastDroppedNotice.get(), &noticeDropped);
     counters_.dropped += lost;
     // A notice that was not dropped has gone out (or is going out): start a new count.
     s->unreportedDropped = (noticeDropped ? s->unreportedDropped : 0) + lost;
@@ -212,7 +298,7 @@ void Shard::queueFrame(Session* s, Envelope* env, Tally* tally) {
     s->lastDroppedNotice = ws::buildFrame(ws::Opcode::kText, notice);
     conn->sendFrame(s->lastDroppedNotice.share());
   }
-  conn->send(FrameRef(env->frame.get()));  // adopts one of the references taken above
+  conn->sendFrame(FrameRef(env->frame.get()));  // adopts one of the references taken above
   ++tally->queued;
   ++counters_.messagesOut;
   counters_.bytesOut += size;

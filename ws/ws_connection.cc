@@ -116,7 +116,16 @@ void WsConnection::readFrames(uint8_t* data, size_t len) {
 }
 
 void WsConnection::onDrained() {
-  resumeReading();
+  if (!inputHeld_) resumeReading();
+}
+
+void WsConnection::holdInput(bool held) {
+  inputHeld_ = held;
+  if (held) {
+    pauseReading();
+  } else if (queuedBytes() <= options_->maxOutbufBytes) {
+    resumeReading();
+  }
 }
 
 bool WsConnection::onMessage(Opcode op, std::string_view payload) {

@@ -69,12 +69,22 @@ class WsConnection final : public net::TcpConnection {
   void sendText(std::string_view payload);
   void sendBinary(std::string_view payload);
   void sendFrame(FrameRef frame) { send(std::move(frame)); }
+  // Slow-consumer handling: drops every queued frame except one partly written (so the
+  // byte stream stays whole) and returns how many messages that lost, not counting
+  // `uncounted` (which is reported through *uncountedDropped when given).
+  size_t dropQueuedFrames(const SharedFrame* uncounted, bool* uncountedDropped) {
+    return writeQueue().dropQueued(true, uncounted, uncountedDropped);
+  }
 
   // Starts the close handshake: sends a close frame, ignores further messages, and drops the
   // TCP connection when the peer's close arrives or after the close timeout.
   void close(uint16_t code, std::string_view reason);
   // Server shutdown: close with 1001 (or drop a connection still in its handshake).
   void goAway() override;
+
+  // The endpoint stops (held) or resumes reading this peer's messages, for example while
+  // too many of its commands wait for answers; output back-pressure still applies.
+  void holdInput(bool held);
 
   bool isWebSocketOpen() const { return phase_ == Phase::kOpen; }
   // The negotiated subprotocol, or empty.
@@ -123,6 +133,7 @@ class WsConnection final : public net::TcpConnection {
   Phase phase_ = Phase::kHandshake;
   bool pingOutstanding_ = false;
   bool endpointNotified_ = false;
+  bool inputHeld_ = false;        // holdInput(true): not read until holdInput(false)
   int8_t subprotocolIndex_ = -1;  // into options_->handshake.subprotocols
   int64_t lastHeardMs_;           // any bytes from the peer
   int64_t lastMessageMs_;         // last data message from the peer (idle timeout)

@@ -498,8 +498,8 @@ TEST(ApiMetrics, EverySampleFollowsTheExpositionGrammarAndItsFamilyIsDeclared) {
     }
   }
   EXPECT_EQ(histogram, "ringcast_publish_to_write_seconds");
-  // 9 plain families, 2 + 2 per-loop samples, 13 + 1 buckets, _sum and _count.
-  EXPECT_EQ(samples, 9u + 4u + std::size(kLatencyBucketsUs) + 1 + 2);
+  // 11 plain families, 2 + 2 per-loop samples, 13 + 1 buckets, _sum and _count.
+  EXPECT_EQ(samples, 11u + 4u + std::size(kLatencyBucketsUs) + 1 + 2);
 }
 
 TEST(ApiMetrics, EmptyStatsStillRenderAValidHistogram) {
@@ -538,7 +538,7 @@ class ScriptedHub final : public Hub {
   std::atomic<bool> servingFlag{true};
 
   void publish(std::string_view channel, std::string_view dataJson, std::string_view from,
-               ReceiptFn done) override {
+               ReceiptWait, ReceiptFn done) override {
     calls.push_back({"publish", std::string(channel), std::string(dataJson), std::string(from),
                      std::move(done)});
   }
@@ -556,12 +556,15 @@ class ScriptedHub final : public Hub {
   void stats(std::function<void(const Stats&)> done) override {
     statsCalls.push_back(std::move(done));
   }
-  std::vector<PresenceEntry> presence(std::string_view channel) const override {
-    if (channel == "room:7") return {{"alice", "Alice", 2}};
-    return {};
+  void presence(std::string_view channel,
+                std::function<void(std::vector<PresenceEntry>)> done) override {
+    if (channel == "room:7") return done({{"alice", "Alice", 2}});
+    done({});
   }
-  std::vector<UserInfo> users() const override { return {{"alice", 2}}; }
-  std::vector<ChannelInfo> channels() const override { return {{"room:7", 2, 9}}; }
+  void users(std::function<void(std::vector<UserInfo>)> done) override { done({{"alice", 2}}); }
+  void channels(std::function<void(std::vector<ChannelInfo>)> done) override {
+    done({{"room:7", 2, 9}});
+  }
   bool serving() const override { return servingFlag.load(); }
 };
 

@@ -1,0 +1,265 @@
+#include "push/memory_engine.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <random>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "push/client_protocol.h"
+#include "push/shard.h"
+#include "ws/frame_writer.h"
+
+namespace ringcast::push {
+namespace {
+
+std::string newEpoch() {
+  std::random_device rd;
+  return fmt::format("{:08x}", static_cast<uint32_t>(rd()));
+}
+
+FrameRef textFrame(const std::string& json) {
+  return ws::buildFrame(ws::Opcode::kText, json);
+}
+
+void refuse(ReceiptFn& done) {
+  if (!done) return;
+  Receipt r;
+  r.ok = false;
+  r.errorCode = std::string(kOverloadedCode);
+  r.errorMessage = std::string(kOverloadedMessage);
+  done(r);
+}
+
+}  // namespace
+
+MemoryEngine::MemoryEngine(Fanout* fanout, const MemoryEngineOptions& options)
+    : fanout_(fanout), options_(options), epoch_(newEpoch()) {}
+
+MemoryEngine::~MemoryEngine() {
+  // Events still waiting for room when the gateway stops are freed with their channels.
+  for (const ChannelInfo& info : channels_.list()) {
+    channels_.withExisting(info.channel, [](Channel& ch) {
+      for (Envelope* env : ch.pendingEvents) delete env;
+      ch.pendingEvents.clear();
+    });
+  }
+}
+
+bool MemoryEngine::flushEventsLocked(Channel& ch) {
+  while (!ch.pendingEvents.empty()) {
+    if (!fanout_->tryDeliver(ch.pendingEvents.front())) return false;
+    ch.pendingEvents.pop_front();
+  }
+  return true;
+}
+
+bool MemoryEngine::tryPublish(std::string_view channel, std::string_view dataJson,
+                              std::string_view from, ReceiptWait wait, ReceiptFn& done) {
+  const int64_t nowMs = wallMs();
+  uint64_t offset = 0;
+  bool in = channels_.withChannel(channel, [&](Channel& ch) {
+    if (!flushEventsLocked(ch)) return false;
+    // Offset, ring order and history are decided together under the channel's lock.
+    Envelope* env =
+        fanout_->newEnvelope(Envelope::Kind::kChannel, channel,
+                             wait == ReceiptWait::kDelivered ? std::move(done) : ReceiptFn());
+    env->offset = ch.offset + 1;
+    std::string json;
+    json.reserve(dataJson.size() + channel.size() + from.size() + 96);
+    frame::message(json, channel, env->offset, from, nowMs, dataJson);
+    env->frame = textFrame(json);
+    FrameRef kept = env->frame.share();
+    env->publishNs = monotonicNs();
+    if (!fanout_->tryDeliver(env)) {
+      if (wait == ReceiptWait::kDelivered) done = std::move(env->done);
+      delete env;
+      return false;
+    }
+    // env may be delivered and freed from here on: use only what we kept.
+    offset = ++ch.offset;
+    if (options_.historySize > 0) {
+      ch.history.push_back({ch.offset, nowMs, std::move(kept)});
+      ch.trimHistory(options_.historySize, options_.historyTtlMs, nowMs);
+    }
+    return true;
+  });
+  if (!in) return false;
+  if (Shard* shard = Fanout::currentShard()) ++shard->counters().messagesIn;
+  if (wait == ReceiptWait::kAccepted && done) {
+    Receipt r;
+    r.offset = offset;
+    r.epoch = epoch_;
+    r.counted = false;
+    done(r);
+  }
+  return true;
+}
+
+void MemoryEngine::publish(std::string_view channel, std::string_view dataJson,
+                           std::string_view from, ReceiptWait wait, ReceiptFn done) {
+  Shard* shard = Fanout::currentShard();
+  if (!shard->hasParked() && tryPublish(channel, dataJson, from, wait, done)) return;
+  // No room now: keep copies (the caller's views may not outlive this call) and retry.
+  struct Job {
+    std::string channel, data, from;
+    ReceiptWait wait;
+    ReceiptFn done;
+  };
+  auto job = std::make_shared<Job>(
+      Job{std::string(channel), std::string(dataJson), std::string(from), wait, std::move(done)});
+  shard->park(
+      [this, job] { return tryPublish(job->channel, job->data, job->from, job->wait, job->done); },
+      [job] { refuse(job->done); });
+}
+
+void MemoryEngine::deliverOrPark(Envelope* env, bool countIn) {
+  Shard* shard = Fanout::currentShard();
+  auto attempt = [this, env, countIn, shard] {
+    if (!fanout_->tryDeliver(env)) return false;
+    if (countIn) ++shard->counters().messagesIn;
+    return true;
+  };
+  shard->runOrPark(attempt,
+                   [this, env] { fanout_->fail(env, kOverloadedCode, kOverloadedMessage); });
+}
+
+void MemoryEngine::broadcast(std::string_view dataJson, ReceiptFn done) {
+  Envelope* env = fanout_->newEnvelope(Envelope::Kind::kAll, {}, std::move(done));
+  std::string json;
+  frame::notice(json, wallMs(), dataJson);
+  env->frame = textFrame(json);
+  env->publishNs = monotonicNs();
+  deliverOrPark(env, true);
+}
+
+void MemoryEngine::send(std::string_view user, std::string_view dataJson, std::string_view from,
+                        ReceiptFn done) {
+  Envelope* env = fanout_->newEnvelope(Envelope::Kind::kUser, user, std::move(done));
+  std::string json;
+  frame::direct(json, from, user, wallMs(), dataJson);
+  env->frame = textFrame(json);
+  env->publishNs = monotonicNs();
+  deliverOrPark(env, true);
+}
+
+void MemoryEngine::disconnect(std::string_view user, ReceiptFn done) {
+  deliverOrPark(fanout_->newEnvelope(Envelope::Kind::kDisconnect, user, std::move(done)), false);
+}
+
+void MemoryEngine::recover(std::string_view channel, const std::optional<StreamPosition>& since,
+                           RecoveryFn done) {
+  Recovery r;
+  r.epoch = epoch_;
+  channels_.withChannel(channel, [&](Channel& ch) {
+    ch.trimHistory(options_.historySize, options_.historyTtlMs, wallMs());
+    r.offset = ch.offset;
+    if (!since) return;
+    const uint64_t from = since->offset;
+    r.recovered =
+        since->epoch == epoch_ && from <= ch.offset &&
+        (from == ch.offset || (!ch.history.empty() && ch.history.front().offset <= from + 1));
+    if (!r.recovered) return;
+    for (const HistoryEntry& h : ch.history) {
+      if (h.offset > from) r.missed.push_back(h.frame.share());
+    }
+  });
+  done(std::move(r));
+}
+
+void MemoryEngine::parkEventFlush(std::string channel) {
+  Shard* shard = Fanout::currentShard();
+  auto attempt = [this, channel] {
+    bool flushed = true;
+    channels_.withExisting(channel, [&](Channel& ch) { flushed = flushEventsLocked(ch); });
+    return flushed;
+  };
+  // Presence events are never dropped: past the bound, the retry is parked again.
+  shard->park(attempt, [this, channel] { parkEventFlush(channel); });
+}
+
+void MemoryEngine::presenceChange(std::string_view channel, std::string_view user,
+                                  std::string_view name, int delta) {
+  bool parkFlush = false;
+  bool unused = false;
+  channels_.withChannel(channel, [&](Channel& ch) {
+    Envelope* event = nullptr;
+    if (delta > 0) {
+      ++ch.subscribers;
+      PresenceUser& p = ch.presence.try_emplace(std::string(user)).first->second;
+      if (p.conns++ == 0) {
+        p.name = std::string(name);
+        event = fanout_->newEnvelope(Envelope::Kind::kPresence, channel, nullptr);
+        std::string json;
+        frame::join(json, channel, user);
+        event->frame = textFrame(json);
+      }
+    } else {
+      --ch.subscribers;
+      auto it = ch.presence.find(user);
+      if (it != ch.presence.end() && --it->second.conns == 0) {
+        ch.presence.erase(it);
+        event = fanout_->newEnvelope(Envelope::Kind::kPresence, channel, nullptr);
+        std::string json;
+        frame::leave(json, channel, user);
+        event->frame = textFrame(json);
+      }
+    }
+    if (event != nullptr) {
+      const bool waiting = !ch.pendingEvents.empty();
+      if (waiting || !fanout_->tryDeliver(event)) {
+        ch.pendingEvents.push_back(event);
+        parkFlush = !waiting;  // the first waiting event starts the retries
+      }
+    }
+    unused = ch.subscribers == 0 && ch.offset == 0 && ch.pendingEvents.empty();
+  });
+  if (parkFlush) parkEventFlush(std::string(channel));
+  if (unused) channels_.removeIfUnused(channel);
+}
+
+void MemoryEngine::userChange(std::string_view user, int delta) {
+  std::lock_guard<std::mutex> lock(usersMutex_);
+  if (delta > 0) {
+    auto [it, inserted] = users_.try_emplace(std::string(user), 0);
+    it->second += static_cast<uint32_t>(delta);
+    return;
+  }
+  auto it = users_.find(user);
+  if (it != users_.end() && (it->second -= static_cast<uint32_t>(-delta)) == 0) users_.erase(it);
+}
+
+void MemoryEngine::presence(std::string_view channel,
+                            std::function<void(std::vector<PresenceEntry>)> done) {
+  std::vector<PresenceEntry> out;
+  channels_.withExisting(channel, [&](Channel& ch) {
+    out.reserve(ch.presence.size());
+    for (const auto& [user, p] : ch.presence) out.push_back({user, p.name, p.conns});
+  });
+  // Sorted after the lock is given back: a big channel's sort holds up nobody.
+  std::sort(out.begin(), out.end(),
+            [](const PresenceEntry& a, const PresenceEntry& b) { return a.user < b.user; });
+  done(std::move(out));
+}
+
+void MemoryEngine::users(std::function<void(std::vector<UserInfo>)> done) {
+  std::vector<UserInfo> out;
+  {
+    std::lock_guard<std::mutex> lock(usersMutex_);
+    out.reserve(users_.size());
+    for (const auto& [user, conns] : users_) out.push_back({user, conns});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const UserInfo& a, const UserInfo& b) { return a.user < b.user; });
+  done(std::move(out));
+}
+
+void MemoryEngine::channels(std::function<void(std::vector<ChannelInfo>)> done) {
+  auto out = channels_.list();
+  std::sort(out.begin(), out.end(),
+            [](const ChannelInfo& a, const ChannelInfo& b) { return a.channel < b.channel; });
+  done(std::move(out));
+}
+
+}  // namespace ringcast::push

@@ -1,0 +1,83 @@
+// MemoryEngine: the Engine of a single node. Offsets, history and presence live in this
+// process's ChannelTable; delivery to "every node" is delivery into the local fan-out.
+//
+// A publish takes the channel's lock, encodes the message once with its offset, pushes it
+// into the ring and appends it to history, all under that lock, so offsets reach every
+// loop in order. When the ring is full it gives up the lock at once and the work is parked
+// on the caller's Shard, retried each iteration, and refused with "overloaded" after
+// FanoutOptions::parkTimeoutMs. Presence events that find the ring full wait in their
+// channel's pendingEvents (ahead of any later message of that channel) and are retried
+// until they are in: they are never dropped.
+//
+// Thread safety: every method is safe from any loop thread (ChannelTable's locking rule;
+// the user directory has its own mutex, never held with a channel's).
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "core/hash.h"
+#include "push/channel_table.h"
+#include "push/engine.h"
+#include "push/fanout.h"
+
+namespace ringcast::push {
+
+struct MemoryEngineOptions {
+  size_t historySize = 100;
+  int64_t historyTtlMs = 0;  // 0: no age limit
+};
+
+class MemoryEngine final : public Engine {
+ public:
+  MemoryEngine(Fanout* fanout, const MemoryEngineOptions& options);
+  ~MemoryEngine() override;
+
+  // Hub
+  void publish(std::string_view channel, std::string_view dataJson, std::string_view from,
+               ReceiptWait wait, ReceiptFn done) override;
+  void broadcast(std::string_view dataJson, ReceiptFn done) override;
+  void send(std::string_view user, std::string_view dataJson, std::string_view from,
+            ReceiptFn done) override;
+  void disconnect(std::string_view user, ReceiptFn done) override;
+  void stats(std::function<void(const Stats&)> done) override { fanout_->stats(std::move(done)); }
+  void presence(std::string_view channel,
+                std::function<void(std::vector<PresenceEntry>)> done) override;
+  void users(std::function<void(std::vector<UserInfo>)> done) override;
+  void channels(std::function<void(std::vector<ChannelInfo>)> done) override;
+
+  // Engine
+  void attachLoop(net::EventLoop&) override {}
+  std::string nodeEpoch() const override { return epoch_; }
+  void channelInterest(std::string_view, bool) override {}  // every message is local
+  void recover(std::string_view channel, const std::optional<StreamPosition>& since,
+               RecoveryFn done) override;
+  void presenceChange(std::string_view channel, std::string_view user, std::string_view name,
+                      int delta) override;
+  void userChange(std::string_view user, int delta) override;
+  bool healthy() const override { return true; }
+
+ private:
+  // One try at a channel publish: false when the ring is full (nothing changed, `done` kept).
+  bool tryPublish(std::string_view channel, std::string_view dataJson, std::string_view from,
+                  ReceiptWait wait, ReceiptFn& done);
+  // Pushes the channel's waiting presence events in order; false while some remain.
+  bool flushEventsLocked(Channel& ch);
+  // Retries a channel's waiting presence events on this loop until they are all in.
+  void parkEventFlush(std::string channel);
+  // Delivers an envelope whose frame does not depend on the moment it enters the ring, or
+  // parks it; counts it as a message in when `countIn`.
+  void deliverOrPark(Envelope* env, bool countIn);
+
+  Fanout* const fanout_;
+  const MemoryEngineOptions options_;
+  const std::string epoch_;
+  ChannelTable channels_;
+
+  std::mutex usersMutex_;
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> users_;  // conns
+};
+
+}  // namespace ringcast::push
