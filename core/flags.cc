@@ -1,11 +1,16 @@
 #include "core/flags.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <CLI/CLI.hpp>
 
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
+#include <sstream>
+#include <type_traits>
+#include <variant>
 
 #include "core/log.h"
 
@@ -85,158 +90,286 @@ std::string formatDurationMs(int64_t ms) {
   return formatExact(static_cast<uint64_t>(ms), kDurationUnits, "ms");
 }
 
-Flags parseFlagsOrDie(int argc, char** argv) {
-  Flags f;
+namespace {
+
+// One flag of the gateway: its name, the Flags member it sets, its help line, and how its
+// value is shown in the start-up block. The default is the member's initialiser in Flags.
+// The kind of `field` decides the parser: Size and Duration take units (parseSize,
+// parseDurationMs), Plain members are CLI11's own, List is comma-separated, Switch is a
+// bare flag.
+template <typename T>
+struct Plain {
+  T Flags::*member;
+};
+struct Size {
+  uint64_t Flags::*member;
+};
+struct Duration {
+  int64_t Flags::*member;
+};
+struct List {
+  std::vector<std::string> Flags::*member;
+};
+struct Switch {
+  bool Flags::*member;
+};
+using Field = std::variant<Plain<std::string>, Plain<int>, Plain<int64_t>, Plain<uint64_t>, Size,
+                           Duration, List, Switch>;
+
+struct FlagRow {
+  const char* name;
+  Field field;
+  const char* help;
+  // Shown in the start-up block instead of a zero or empty value ("auto", "off", ...).
+  const char* whenZero = nullptr;
+  // A secret: never printed (shown as "(set)"), no default in --help.
+  bool secret = false;
+  std::optional<CLI::Validator> check = std::nullopt;
+};
+
+// Every flag, in --help order. Adding a flag: a member in Flags and one row here.
+const std::vector<FlagRow>& flagTable() {
+  static const std::vector<FlagRow> rows = {
+      {.name = "--listen",
+       .field = Plain<std::string>{&Flags::listen},
+       .help = "ADDR:PORT of the public WebSocket listener (port 0: any free port)"},
+      {.name = "--api-listen",
+       .field = Plain<std::string>{&Flags::apiListen},
+       .help = "ADDR:PORT of the internal HTTP publish/admin API (keep it private)"},
+      {.name = "--publish-listen",
+       .field = Plain<std::string>{&Flags::publishListen},
+       .help = "ADDR:PORT of the internal TCP publish protocol (keep it private)"},
+      {.name = "--threads",
+       .field = Plain<int>{&Flags::threads},
+       .help = "event-loop threads, one per core (0: number of cores)",
+       .whenZero = "auto",
+       .check = CLI::Range(0, 256)},
+      {.name = "--max-connections",
+       .field = Plain<int64_t>{&Flags::maxConnections},
+       .help = "connections accepted at once; beyond it new ones get 503 (0: the open-file limit)",
+       .whenZero = "auto",
+       .check = CLI::NonNegativeNumber},
+      {.name = "--max-message-size",
+       .field = Size{&Flags::maxMessageBytes},
+       .help = "largest message a client may send; a bigger one is closed with 1009 (at most "
+               "--max-outbuf)"},
+      {.name = "--max-outbuf",
+       .field = Size{&Flags::maxOutbufBytes},
+       .help = "bytes queued for one socket before the gateway stops reading from it; a "
+               "subscriber over it gets --slow-consumer"},
+      {.name = "--handshake-timeout",
+       .field = Duration{&Flags::handshakeTimeoutMs},
+       .help = "time from TCP accept to a completed WebSocket upgrade"},
+      {.name = "--ping-interval",
+       .field = Duration{&Flags::pingIntervalMs},
+       .help = "ping a connection that was silent this long (0: never)",
+       .whenZero = "off"},
+      {.name = "--pong-timeout",
+       .field = Duration{&Flags::pongTimeoutMs},
+       .help = "drop a pinged connection that sends nothing back within this time"},
+      {.name = "--idle-timeout",
+       .field = Duration{&Flags::idleTimeoutMs},
+       .help = "drop a connection whose client sent nothing for this long (0: off)",
+       .whenZero = "off"},
+      {.name = "--close-timeout",
+       .field = Duration{&Flags::closeTimeoutMs},
+       .help = "after sending a close frame, wait this long for the peer's reply"},
+      {.name = "--drain-timeout",
+       .field = Duration{&Flags::drainTimeoutMs},
+       .help = "on SIGINT/SIGTERM, wait this long for clients to close before exiting"},
+      {.name = "--allowed-origins",
+       .field = List{&Flags::allowedOrigins},
+       .help = "browser Origins allowed to connect (default: same host and localhost; * = any)",
+       .whenZero = "(same host, localhost)"},
+      {.name = "--jwt-secret",
+       .field = Plain<std::string>{&Flags::jwtSecret},
+       .help = "require HS256 tokens (?token=) signed with this secret; without it: dev mode, "
+               "?user=NAME",
+       .whenZero = "(none: dev mode, ?user=NAME)",
+       .secret = true},
+      {.name = "--api-key",
+       .field = Plain<std::string>{&Flags::apiKey},
+       .help = "require 'Authorization: Bearer KEY' on /api/ routes",
+       .whenZero = "(none)",
+       .secret = true},
+      {.name = "--slow-consumer",
+       .field = Plain<std::string>{&Flags::slowConsumer},
+       .help = "a socket over --max-outbuf is disconnected (1008) or loses its oldest messages",
+       .check = CLI::IsMember({"disconnect", "drop-oldest"})},
+      {.name = "--history-size",
+       .field = Plain<uint64_t>{&Flags::historySize},
+       .help = "messages kept per channel for recovery after a reconnect (0: none)"},
+      {.name = "--history-ttl",
+       .field = Duration{&Flags::historyTtlMs},
+       .help = "drop history older than this (0: keep the last --history-size)",
+       .whenZero = "off"},
+      {.name = "--ring-size",
+       .field = Plain<uint64_t>{&Flags::ringSize},
+       .help = "fan-out ring slots, a power of two: messages in flight to the slowest loop",
+       .check = CLI::Range(2, 1 << 24)},
+      {.name = "--echo",
+       .field = Switch{&Flags::echo},
+       .help = "also serve GET /echo, which echoes every message (tests, benches)"},
+      {.name = "--log-level",
+       .field = Plain<std::string>{&Flags::logLevel},
+       .help = "debug, info, warn or error",
+       .check = CLI::IsMember({"debug", "info", "warn", "error"})},
+  };
+  return rows;
+}
+
+// The value of one row as shown in the start-up block.
+std::string showValue(const FlagRow& row, const Flags& f) {
+  return std::visit(
+      [&](const auto& field) -> std::string {
+        using F = std::decay_t<decltype(field)>;
+        const auto& value = f.*field.member;
+        bool zero;
+        std::string text;
+        if constexpr (std::is_same_v<F, Plain<std::string>>) {
+          zero = value.empty();
+          text = row.secret ? "(set)" : value;
+        } else if constexpr (std::is_same_v<F, Size>) {
+          zero = value == 0;
+          text = formatSize(value);
+        } else if constexpr (std::is_same_v<F, Duration>) {
+          zero = value == 0;
+          text = formatDurationMs(value);
+        } else if constexpr (std::is_same_v<F, List>) {
+          zero = value.empty();
+          text = fmt::format("{}", fmt::join(value, ","));
+        } else if constexpr (std::is_same_v<F, Switch>) {
+          zero = false;
+          text = value ? "on" : "off";
+        } else {
+          zero = value == 0;
+          text = std::to_string(value);
+        }
+        return zero && row.whenZero != nullptr ? row.whenZero : text;
+      },
+      row.field);
+}
+
+// Sizes and durations are read as text and converted after CLI11 is done, so one parser
+// serves every such flag and the error names the flag.
+struct PendingUnit {
+  const FlagRow* row;
+  std::string text;
+};
+
+// Registers `row` with `app`, bound to `f`; unit-carrying flags get a slot in `pending`.
+void addFlag(CLI::App& app, const FlagRow& row, Flags& f, std::vector<PendingUnit>& pending) {
+  CLI::Option* opt = std::visit(
+      [&](const auto& field) -> CLI::Option* {
+        using F = std::decay_t<decltype(field)>;
+        if constexpr (std::is_same_v<F, Size> || std::is_same_v<F, Duration>) {
+          pending.push_back(
+              {&row,
+               showValue(FlagRow{.name = row.name, .field = row.field, .help = row.help}, f)});
+          return app.add_option(row.name, pending.back().text, row.help)
+              ->capture_default_str()
+              ->type_name(std::is_same_v<F, Size> ? "SIZE" : "DUR");
+        } else if constexpr (std::is_same_v<F, List>) {
+          return app.add_option(row.name, f.*field.member, row.help)->delimiter(',');
+        } else if constexpr (std::is_same_v<F, Switch>) {
+          return app.add_flag(row.name, f.*field.member, row.help);
+        } else {
+          CLI::Option* o = app.add_option(row.name, f.*field.member, row.help);
+          return row.secret ? o : o->capture_default_str();
+        }
+      },
+      row.field);
+  if (row.check) opt->check(*row.check);
+}
+
+// Converts the text of a size or duration flag into its member; an error message if malformed.
+std::optional<std::string> applyUnit(const PendingUnit& p, Flags& f) {
+  if (const Size* size = std::get_if<Size>(&p.row->field)) {
+    auto v = parseSize(p.text);
+    if (!v) {
+      return fmt::format("ringcast: {}: '{}' is not a size (examples: 65536, 64KiB, 16MiB)\n",
+                         p.row->name, p.text);
+    }
+    f.*size->member = *v;
+  } else if (const Duration* duration = std::get_if<Duration>(&p.row->field)) {
+    auto v = parseDurationMs(p.text);
+    if (!v) {
+      return fmt::format("ringcast: {}: '{}' is not a duration (examples: 500ms, 25s, 2m)\n",
+                         p.row->name, p.text);
+    }
+    f.*duration->member = *v;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> checkFlags(const Flags& f) {
+  if ((f.ringSize & (f.ringSize - 1)) != 0) {
+    return fmt::format("ringcast: --ring-size must be a power of two (got {})\n", f.ringSize);
+  }
+  if (f.maxMessageBytes == 0 || f.maxMessageBytes > (1ull << 30)) {
+    return std::string("ringcast: --max-message-size must be between 1B and 1GiB\n");
+  }
+  if (f.maxMessageBytes > f.maxOutbufBytes) {
+    return fmt::format(
+        "ringcast: --max-message-size ({}) is above --max-outbuf ({}): every subscriber would be "
+        "disconnected by the first message of that size; raise --max-outbuf or lower "
+        "--max-message-size\n",
+        formatSize(f.maxMessageBytes), formatSize(f.maxOutbufBytes));
+  }
+  return std::nullopt;
+}
+
+FlagsParse parseFlags(int argc, const char* const* argv) {
+  FlagsParse result;
+  Flags& f = result.flags;
   CLI::App app{
       "ringcast: a WebSocket push gateway.\n"
       "Sizes take KiB/MiB/GiB (or KB/MB/GB, or plain bytes); durations take ms/s/m/h."};
   app.get_formatter()->column_width(34);
 
-  // Sizes and durations are read as text and converted afterwards, so one parser serves
-  // every flag and the error names the flag.
-  struct Pending {
-    std::string text;
-    std::string name;
-    uint64_t* size = nullptr;
-    int64_t* durationMs = nullptr;
-  };
-  std::vector<Pending> pending;
-  pending.reserve(16);
-  auto sizeFlag = [&](const char* name, uint64_t* target, const char* help) {
-    pending.push_back({formatSize(*target), name, target, nullptr});
-    app.add_option(name, pending.back().text, help)->capture_default_str()->type_name("SIZE");
-  };
-  auto durationFlag = [&](const char* name, int64_t* target, const char* help) {
-    pending.push_back({formatDurationMs(*target), name, nullptr, target});
-    app.add_option(name, pending.back().text, help)->capture_default_str()->type_name("DUR");
-  };
-
-  app.add_option("--listen", f.listen,
-                 "ADDR:PORT of the public WebSocket listener (port 0: any free port)")
-      ->capture_default_str();
-  app.add_option("--api-listen", f.apiListen,
-                 "ADDR:PORT of the internal HTTP publish/admin API (keep it private)")
-      ->capture_default_str();
-  app.add_option("--publish-listen", f.publishListen,
-                 "ADDR:PORT of the internal TCP publish protocol (keep it private)")
-      ->capture_default_str();
-  app.add_option("--threads", f.threads, "event-loop threads, one per core (0: number of cores)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 256));
-  app.add_option(
-         "--max-connections", f.maxConnections,
-         "connections accepted at once; beyond it new ones get 503 (0: the open-file limit)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  sizeFlag("--max-message-size", &f.maxMessageBytes,
-           "largest message a client may send; a bigger one is closed with 1009");
-  sizeFlag("--max-outbuf", &f.maxOutbufBytes,
-           "bytes queued for one socket before the gateway stops reading from it");
-  durationFlag("--handshake-timeout", &f.handshakeTimeoutMs,
-               "time from TCP accept to a completed WebSocket upgrade");
-  durationFlag("--ping-interval", &f.pingIntervalMs,
-               "ping a connection that was silent this long (0: never)");
-  durationFlag("--pong-timeout", &f.pongTimeoutMs,
-               "drop a pinged connection that sends nothing back within this time");
-  durationFlag("--idle-timeout", &f.idleTimeoutMs,
-               "drop a connection whose client sent nothing for this long (0: off)");
-  durationFlag("--close-timeout", &f.closeTimeoutMs,
-               "after sending a close frame, wait this long for the peer's reply");
-  durationFlag("--drain-timeout", &f.drainTimeoutMs,
-               "on SIGINT/SIGTERM, wait this long for clients to close before exiting");
-  app.add_option("--allowed-origins", f.allowedOrigins,
-                 "browser Origins allowed to connect (default: same host and localhost; * = any)")
-      ->delimiter(',');
-  app.add_option("--jwt-secret", f.jwtSecret,
-                 "require HS256 tokens (?token=) signed with this secret; without it: dev mode, "
-                 "?user=NAME");
-  app.add_option("--api-key", f.apiKey, "require 'Authorization: Bearer KEY' on /api/ routes");
-  app.add_option("--slow-consumer", f.slowConsumer,
-                 "a socket over --max-outbuf is disconnected (1008) or loses its oldest messages")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"disconnect", "drop-oldest"}));
-  app.add_option("--history-size", f.historySize,
-                 "messages kept per channel for recovery after a reconnect (0: none)")
-      ->capture_default_str();
-  durationFlag("--history-ttl", &f.historyTtlMs,
-               "drop history older than this (0: keep the last --history-size)");
-  app.add_option("--ring-size", f.ringSize,
-                 "fan-out ring slots, a power of two: messages in flight to the slowest loop")
-      ->capture_default_str()
-      ->check(CLI::Range(2, 1 << 24));
-  app.add_flag("--echo", f.echo,
-               "also serve GET /echo, which echoes every message (tests, benches)");
-  app.add_option("--log-level", f.logLevel, "debug, info, warn or error")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  const std::vector<FlagRow>& rows = flagTable();
+  std::vector<PendingUnit> pending;
+  pending.reserve(rows.size());  // addresses of the texts are bound into `app`
+  for (const FlagRow& row : rows) addFlag(app, row, f, pending);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    std::exit(app.exit(e));
+    std::ostringstream out;
+    result.exitCode = app.exit(e, out, out);
+    result.output = out.str();
+    return result;
   }
-  for (const Pending& p : pending) {
-    if (p.size != nullptr) {
-      auto v = parseSize(p.text);
-      if (!v) {
-        fmt::print(stderr, "ringcast: {}: '{}' is not a size (examples: 65536, 64KiB, 16MiB)\n",
-                   p.name, p.text);
-        std::exit(2);
-      }
-      *p.size = *v;
-    } else {
-      auto v = parseDurationMs(p.text);
-      if (!v) {
-        fmt::print(stderr, "ringcast: {}: '{}' is not a duration (examples: 500ms, 25s, 2m)\n",
-                   p.name, p.text);
-        std::exit(2);
-      }
-      *p.durationMs = *v;
+  for (const PendingUnit& p : pending) {
+    if (auto error = applyUnit(p, f)) {
+      result.exitCode = 2;
+      result.output = *error;
+      return result;
     }
   }
-  if ((f.ringSize & (f.ringSize - 1)) != 0) {
-    fmt::print(stderr, "ringcast: --ring-size must be a power of two (got {})\n", f.ringSize);
-    std::exit(2);
+  if (auto error = checkFlags(f)) {
+    result.exitCode = 2;
+    result.output = *error;
   }
-  if (f.maxMessageBytes == 0 || f.maxMessageBytes > (1ull << 30)) {
-    fmt::print(stderr, "ringcast: --max-message-size must be between 1B and 1GiB\n");
-    std::exit(2);
+  return result;
+}
+
+Flags parseFlagsOrDie(int argc, char** argv) {
+  FlagsParse parsed = parseFlags(argc, argv);
+  if (parsed.exitCode >= 0) {
+    std::fputs(parsed.output.c_str(), parsed.exitCode == 0 ? stdout : stderr);
+    std::exit(parsed.exitCode);
   }
-  return f;
+  return parsed.flags;
 }
 
 std::string formatFlags(const Flags& f) {
   std::string out = "ringcast settings:\n";
-  auto line = [&out](std::string_view name, std::string_view value) {
-    fmt::format_to(std::back_inserter(out), "  {:<22}{}\n", name, value);
-  };
-  line("--listen", f.listen);
-  line("--api-listen", f.apiListen);
-  line("--publish-listen", f.publishListen);
-  line("--threads", f.threads == 0 ? "auto" : std::to_string(f.threads));
-  line("--max-connections", f.maxConnections == 0 ? "auto" : std::to_string(f.maxConnections));
-  line("--max-message-size", formatSize(f.maxMessageBytes));
-  line("--max-outbuf", formatSize(f.maxOutbufBytes));
-  line("--handshake-timeout", formatDurationMs(f.handshakeTimeoutMs));
-  auto durationOrOff = [](int64_t ms) {
-    return ms == 0 ? std::string("off") : formatDurationMs(ms);
-  };
-  line("--ping-interval", durationOrOff(f.pingIntervalMs));
-  line("--pong-timeout", formatDurationMs(f.pongTimeoutMs));
-  line("--idle-timeout", durationOrOff(f.idleTimeoutMs));
-  line("--close-timeout", formatDurationMs(f.closeTimeoutMs));
-  line("--drain-timeout", formatDurationMs(f.drainTimeoutMs));
-  std::string origins;
-  for (const auto& o : f.allowedOrigins) origins += (origins.empty() ? "" : ",") + o;
-  line("--allowed-origins", origins.empty() ? "(same host, localhost)" : origins);
-  line("--jwt-secret", f.jwtSecret.empty() ? "(none: dev mode, ?user=NAME)" : "(set)");
-  line("--api-key", f.apiKey.empty() ? "(none)" : "(set)");
-  line("--slow-consumer", f.slowConsumer);
-  line("--history-size", std::to_string(f.historySize));
-  line("--history-ttl", durationOrOff(f.historyTtlMs));
-  line("--ring-size", std::to_string(f.ringSize));
-  line("--echo", f.echo ? "on" : "off");
-  line("--log-level", f.logLevel);
+  for (const FlagRow& row : flagTable()) {
+    fmt::format_to(std::back_inserter(out), "  {:<22}{}\n", row.name, showValue(row, f));
+  }
   return out;
 }
 

@@ -1,6 +1,8 @@
-// Flags: every setting of the gateway, with its default and help text, in one struct.
-// Parsed once by main (parseFlags), printed as one block at start-up (formatFlags), then
-// passed down as const. Nothing deeper reads the command line or the environment.
+// Flags: every setting of the gateway, with its default, in one struct. Each flag is described
+// once more, in the table of core/flags.cc (name, help, parser, how it is printed): adding a
+// flag is a member here and a row there. Parsed once by main (parseFlags), printed as one
+// block at start-up (formatFlags), then passed down as const. Nothing deeper reads the
+// command line or the environment.
 //
 // Sizes accept a unit (64KiB, 4MiB, 1GiB; KB/MB/GB are powers of ten; no unit = bytes).
 // Durations accept ms, s, m, h (500ms, 25s, 2m); 0 means "off" where the help says so.
@@ -21,7 +23,7 @@ struct Flags {
   int threads = 0;                               // loop threads; 0 = one per core
   int64_t maxConnections = 0;                    // 0 = as many as the open-file limit allows
   uint64_t maxMessageBytes = 1 << 20;            // largest message a client may send (1009 above)
-  uint64_t maxOutbufBytes = 16 << 20;            // bytes queued for one socket before back-pressure
+  uint64_t maxOutbufBytes = 1 << 20;             // bytes queued for one socket before back-pressure
   int64_t handshakeTimeoutMs = 10'000;           // TCP accept -> completed upgrade
   int64_t pingIntervalMs = 25'000;               // ping a connection idle this long; 0 = never
   int64_t pongTimeoutMs = 10'000;           // drop it if no pong (or any frame) arrives in time
@@ -47,8 +49,19 @@ std::optional<int64_t> parseDurationMs(std::string_view text);
 std::string formatSize(uint64_t bytes);
 std::string formatDurationMs(int64_t ms);
 
-// Parses argv. On --help prints the help and exits 0; on a bad flag prints a clear message
-// and exits 2 (a startup failure is fatal by design).
+// The outcome of parsing argv: the settings, or (exitCode >= 0) a text to print and an exit
+// status: 0 with the help for --help, non-zero with a message naming the bad flag.
+struct FlagsParse {
+  Flags flags;
+  int exitCode = -1;  // -1: run with `flags`
+  std::string output;
+};
+FlagsParse parseFlags(int argc, const char* const* argv);
+// Checks across flags (--max-message-size within --max-outbuf, ...): the message to print and
+// refuse to start with, or nullopt.
+std::optional<std::string> checkFlags(const Flags& flags);
+// parseFlags, then: the help printed and exit 0, or the message printed to stderr and exit 2
+// (a startup failure is fatal by design).
 Flags parseFlagsOrDie(int argc, char** argv);
 // The effective settings, one flag per line, as printed at start-up.
 std::string formatFlags(const Flags& flags);

@@ -83,7 +83,8 @@ TEST(BenchFanoutTest, EveryMessageOfAFixedCountReachesEverySubscriberOnceInOrder
 // 3,000 messages of 4 KiB (12 MiB) for each subscriber, a 64 KiB bound: a subscriber that
 // never reads passes the bound once the socket buffers (a few MiB on loopback) are full.
 TEST(BenchFanoutTest, StalledSubscribersAreCutOffAndTheOthersLoseNothing) {
-  auto server = startGateway({"--max-outbuf", "64KiB", "--slow-consumer", "disconnect"});
+  auto server = startGateway(
+      {"--max-outbuf", "64KiB", "--max-message-size", "64KiB", "--slow-consumer", "disconnect"});
   ASSERT_NE(server, nullptr);
   const std::string json = ::testing::TempDir() + "bench_fanout_stalled.json";
   BenchRun run = runFanout(
@@ -108,7 +109,8 @@ TEST(BenchFanoutTest, StalledSubscribersAreCutOffAndTheOthersLoseNothing) {
 }
 
 TEST(BenchFanoutTest, DropOldestKeepsStalledSubscribersAndTheOthersLoseNothing) {
-  auto server = startGateway({"--max-outbuf", "64KiB", "--slow-consumer", "drop-oldest"});
+  auto server = startGateway(
+      {"--max-outbuf", "64KiB", "--max-message-size", "64KiB", "--slow-consumer", "drop-oldest"});
   ASSERT_NE(server, nullptr);
   const std::string json = ::testing::TempDir() + "bench_fanout_drop_oldest.json";
   BenchRun run = runFanout(

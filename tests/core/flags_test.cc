@@ -62,5 +62,110 @@ TEST(FormatFlags, OneLinePerFlagWithEffectiveValues) {
   EXPECT_NE(text.find("--idle-timeout        off\n"), std::string::npos) << text;
 }
 
+FlagsParse parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "ringcast");
+  return parseFlags(static_cast<int>(args.size()), args.data());
+}
+
+TEST(ParseFlags, DefaultsAreTheStructsAndPrintTheSame) {
+  FlagsParse p = parse({});
+  ASSERT_EQ(p.exitCode, -1) << p.output;
+  EXPECT_EQ(formatFlags(p.flags), formatFlags(Flags{}));
+  EXPECT_EQ(p.flags.maxOutbufBytes, 1u << 20);
+  EXPECT_LE(p.flags.maxMessageBytes, p.flags.maxOutbufBytes);
+}
+
+TEST(ParseFlags, EveryKindOfFlagSetsItsMember) {
+  FlagsParse p = parse({"--listen",
+                        "127.0.0.1:0",
+                        "--threads",
+                        "3",
+                        "--max-outbuf",
+                        "4MiB",
+                        "--max-message-size",
+                        "64KiB",
+                        "--ping-interval",
+                        "0",
+                        "--pong-timeout",
+                        "1500ms",
+                        "--allowed-origins",
+                        "https://a.example,https://b.example",
+                        "--jwt-secret",
+                        "s3cret",
+                        "--history-size",
+                        "7",
+                        "--echo",
+                        "--slow-consumer",
+                        "drop-oldest"});
+  ASSERT_EQ(p.exitCode, -1) << p.output;
+  const Flags& f = p.flags;
+  EXPECT_EQ(f.listen, "127.0.0.1:0");
+  EXPECT_EQ(f.threads, 3);
+  EXPECT_EQ(f.maxOutbufBytes, 4u << 20);
+  EXPECT_EQ(f.maxMessageBytes, 64u << 10);
+  EXPECT_EQ(f.pingIntervalMs, 0);
+  EXPECT_EQ(f.pongTimeoutMs, 1500);
+  EXPECT_EQ(f.allowedOrigins, (std::vector<std::string>{"https://a.example", "https://b.example"}));
+  EXPECT_EQ(f.jwtSecret, "s3cret");
+  EXPECT_EQ(f.historySize, 7u);
+  EXPECT_TRUE(f.echo);
+  EXPECT_EQ(f.slowConsumer, "drop-oldest");
+  std::string text = formatFlags(f);
+  EXPECT_NE(text.find("--ping-interval       off\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("--allowed-origins     https://a.example,https://b.example\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("--jwt-secret          (set)\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("s3cret"), std::string::npos) << "a secret is never printed";
+}
+
+TEST(ParseFlags, HelpListsEveryPrintedFlagOnceAndExitsZero) {
+  FlagsParse p = parse({"--help"});
+  EXPECT_EQ(p.exitCode, 0);
+  std::string settings = formatFlags(Flags{});
+  size_t lines = 0;
+  for (size_t at = settings.find("  --"); at != std::string::npos;
+       at = settings.find("  --", at + 1)) {
+    std::string name = settings.substr(at + 2, settings.find(' ', at + 2) - at - 2);
+    EXPECT_NE(p.output.find("  " + name + " "), std::string::npos) << name;
+    ++lines;
+  }
+  EXPECT_GE(lines, 20u);
+  EXPECT_NE(p.output.find("--max-outbuf SIZE=1MiB"), std::string::npos) << p.output;
+  EXPECT_NE(p.output.find("--ping-interval DUR=25s"), std::string::npos) << p.output;
+  EXPECT_EQ(p.output.find("--jwt-secret TEXT="), std::string::npos) << "secrets have no default";
+}
+
+TEST(ParseFlags, BadValuesNameTheFlagAndExitNonZero) {
+  FlagsParse size = parse({"--max-outbuf", "3x"});
+  EXPECT_EQ(size.exitCode, 2);
+  EXPECT_NE(size.output.find("--max-outbuf: '3x' is not a size"), std::string::npos) << size.output;
+  FlagsParse duration = parse({"--ping-interval", "25"});
+  EXPECT_EQ(duration.exitCode, 2);
+  EXPECT_NE(duration.output.find("--ping-interval: '25' is not a duration"), std::string::npos)
+      << duration.output;
+  FlagsParse range = parse({"--threads", "-1"});
+  EXPECT_GT(range.exitCode, 0);
+  EXPECT_NE(range.output.find("--threads"), std::string::npos) << range.output;
+  FlagsParse member = parse({"--slow-consumer", "ignore"});
+  EXPECT_GT(member.exitCode, 0);
+  FlagsParse unknown = parse({"--no-such-flag"});
+  EXPECT_GT(unknown.exitCode, 0);
+  FlagsParse ring = parse({"--ring-size", "1000"});
+  EXPECT_EQ(ring.exitCode, 2);
+  EXPECT_NE(ring.output.find("power of two"), std::string::npos) << ring.output;
+}
+
+TEST(ParseFlags, MessageSizeAboveOutbufIsRefused) {
+  FlagsParse above = parse({"--max-message-size", "2MiB", "--max-outbuf", "1MiB"});
+  EXPECT_EQ(above.exitCode, 2);
+  EXPECT_NE(above.output.find("--max-message-size (2MiB) is above --max-outbuf (1MiB)"),
+            std::string::npos)
+      << above.output;
+  EXPECT_EQ(parse({"--max-message-size", "2MiB", "--max-outbuf", "2MiB"}).exitCode, -1);
+  EXPECT_EQ(parse({"--max-outbuf", "512KiB"}).exitCode, 2) << "default message size above it";
+  EXPECT_EQ(parse({"--max-outbuf", "512KiB", "--max-message-size", "64KiB"}).exitCode, -1);
+}
+
 }  // namespace
 }  // namespace ringcast

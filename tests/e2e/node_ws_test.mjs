@@ -111,7 +111,7 @@ let server; // --max-message-size 16MiB
 let small; // --max-message-size 64KiB
 
 before(async () => {
-  server = await startServer('--threads', '2', '--max-message-size', '16MiB');
+  server = await startServer('--threads', '2', '--max-message-size', '16MiB', '--max-outbuf', '16MiB');
   small = await startServer('--threads', '2', '--max-message-size', '64KiB');
 });
 

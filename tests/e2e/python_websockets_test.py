@@ -30,7 +30,7 @@ SMALL = None  # --max-message-size 64KiB
 
 def setUpModule():
     global SERVER, SMALL
-    SERVER = ServerProcess(BINARY, "--threads", "2", "--max-message-size", "16MiB").start()
+    SERVER = ServerProcess(BINARY, "--threads", "2", "--max-message-size", "16MiB", "--max-outbuf", "16MiB").start()
     try:
         SMALL = ServerProcess(BINARY, "--threads", "2", "--max-message-size", "64KiB").start()
     except BaseException:

@@ -142,7 +142,9 @@ std::string bigPayload(uint64_t n) {
 
 TEST(SlowConsumerIntegration, NonReadingSubscriberIsClosedWith1008AndTheReaderGetsEverything) {
   Gateway gw;
-  ASSERT_TRUE(startGateway({"--max-outbuf", "64KiB", "--slow-consumer", "disconnect"}, &gw));
+  ASSERT_TRUE(startGateway(
+      {"--max-outbuf", "64KiB", "--max-message-size", "64KiB", "--slow-consumer", "disconnect"},
+      &gw));
   ApiClient api(gw.apiPort);
   PushClient slow;
   ASSERT_TRUE(slow.connect(gw.wsPort, "/ws?user=slow"));
@@ -203,7 +205,9 @@ TEST(SlowConsumerIntegration, NonReadingSubscriberIsClosedWith1008AndTheReaderGe
 
 TEST(SlowConsumerIntegration, DropOldestTellsTheSlowSubscriberHowManyMessagesItMissed) {
   Gateway gw;
-  ASSERT_TRUE(startGateway({"--max-outbuf", "64KiB", "--slow-consumer", "drop-oldest"}, &gw));
+  ASSERT_TRUE(startGateway(
+      {"--max-outbuf", "64KiB", "--max-message-size", "64KiB", "--slow-consumer", "drop-oldest"},
+      &gw));
   ApiClient api(gw.apiPort);
   PushClient slow;
   ASSERT_TRUE(slow.connect(gw.wsPort, "/ws?user=slow"));
