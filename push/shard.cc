@@ -153,14 +153,17 @@ void Shard::runOrPark(std::function<bool()> attempt, std::function<void()> refus
 
 void Shard::retryParked() {
   const int64_t nowMs = monotonicMs();
-  while (!parked_.empty()) {
-    Parked& p = parked_.front();
-    if (!p.attempt()) {
-      if (nowMs < p.deadlineMs) return;  // still waiting for room; keep the order
-      ++counters_.parkRefused;
-      p.refuse();
-    }
+  // Only what was parked before this pass: a refusal may park new work (at the back).
+  for (size_t n = parked_.size(); n > 0 && !parked_.empty(); --n) {
+    Parked p = std::move(parked_.front());
     parked_.pop_front();
+    if (p.attempt()) continue;
+    if (nowMs < p.deadlineMs) {
+      parked_.push_front(std::move(p));  // still waiting for room; keep the order
+      return;
+    }
+    ++counters_.parkRefused;
+    p.refuse();
   }
 }
 
