@@ -207,6 +207,22 @@ const std::vector<FlagRow>& flagTable() {
        .field = Plain<uint64_t>{&Flags::ringSize},
        .help = "fan-out ring slots, a power of two: messages in flight to the slowest loop",
        .check = CLI::Range(2, 1 << 24)},
+      {.name = "--tls-cert",
+       .field = Plain<std::string>{&Flags::tlsCert},
+       .help = "PEM certificate chain: the public listener speaks TLS (wss://, https://); "
+               "SIGHUP reloads it and --tls-key for new connections",
+       .whenZero = "(none: plain ws://)"},
+      {.name = "--tls-key",
+       .field = Plain<std::string>{&Flags::tlsKey},
+       .help = "PEM private key of --tls-cert",
+       .whenZero = "(none)"},
+      {.name = "--api-tls",
+       .field = Switch{&Flags::apiTls},
+       .help = "the HTTP API listener speaks TLS too (same certificate)"},
+      {.name = "--ktls",
+       .field = Plain<std::string>{&Flags::ktls},
+       .help = "kernel TLS (the kernel encrypts) where the kernel and OpenSSL allow it",
+       .check = CLI::IsMember({"on", "off"})},
       {.name = "--echo",
        .field = Switch{&Flags::echo},
        .help = "also serve GET /echo, which echoes every message (tests, benches)"},
@@ -317,6 +333,12 @@ std::optional<std::string> checkFlags(const Flags& f) {
         "disconnected by the first message of that size; raise --max-outbuf or lower "
         "--max-message-size\n",
         formatSize(f.maxMessageBytes), formatSize(f.maxOutbufBytes));
+  }
+  if (f.tlsCert.empty() != f.tlsKey.empty()) {
+    return std::string("ringcast: --tls-cert and --tls-key go together\n");
+  }
+  if (f.apiTls && f.tlsCert.empty()) {
+    return std::string("ringcast: --api-tls needs --tls-cert and --tls-key\n");
   }
   return std::nullopt;
 }

@@ -37,6 +37,10 @@ struct Flags {
   uint64_t historySize = 100;               // messages kept per channel for recovery
   int64_t historyTtlMs = 0;                 // 0 = no age limit
   uint64_t ringSize = 16384;                // fan-out ring slots (power of two)
+  std::string tlsCert;                      // PEM chain: the public listener speaks TLS (wss://)
+  std::string tlsKey;                       // PEM private key of --tls-cert
+  bool apiTls = false;                      // the HTTP API listener speaks TLS too
+  std::string ktls = "on";                  // kernel TLS where the kernel allows: on or off
   bool echo = false;                        // serve GET /echo
   std::string logLevel = "info";
 };

@@ -10,6 +10,12 @@
 // once at the end of the iteration with writev (corking), and again on each writable edge.
 // queuedBytes() is the back-pressure number protocols act on.
 //
+// TLS: startTls() puts a TlsSession between the socket and the same calls. The handshake is
+// driven by the same edges before onData() sees any byte; reads run until OpenSSL wants more
+// from the socket (so no edge is lost, even for bytes OpenSSL decrypted ahead); writes hand
+// the queue to OpenSSL a full record (16 KiB) at a time, gathered from many queued frames,
+// instead of one record per frame.
+//
 // Closing: closeAfterFlush() writes what is queued, half-closes (FIN) and discards input
 // until the peer closes or the linger time passes (so the peer reads our last bytes instead
 // of a reset); closeNow() drops everything. Either way the object is freed by the loop after
@@ -19,11 +25,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 #include "core/shared_frame.h"
 #include "net/event_loop.h"
 #include "net/timer_wheel.h"
+#include "net/tls_session.h"
 #include "net/write_queue.h"
 
 namespace ringcast::net {
@@ -48,6 +56,13 @@ class TcpConnection : public Pollable, public TimerNode {
   uint32_t serial() const { return serial_; }  // per-loop number, for logs ("c-<loop>-<n>")
   State state() const { return state_; }
   bool isOpen() const { return state_ == State::kOpen; }
+
+  // Speaks TLS on this socket from now on (the server side answers the handshake, the
+  // client side starts it). Returns false when OpenSSL cannot make a session (out of memory:
+  // the connection is closed). REQUIRES: right after construction, before any byte moved.
+  bool startTls(const TlsContext& context, TlsSession::Role role, std::string_view serverName = {});
+  // The TLS session, or null on a plain TCP connection.
+  const TlsSession* tls() const { return tls_.get(); }
 
   // Queues bytes for the peer; written at the end of the iteration. Ignored unless open.
   void send(FrameRef frame);
@@ -100,6 +115,12 @@ class TcpConnection : public Pollable, public TimerNode {
   void handleRead(bool peerHungUp);
   void flush();
   void fireDeadline(int64_t nowMs);
+  // The TLS halves of the above (tls_ set).
+  void handleTlsEvents(uint32_t events);
+  void continueTlsHandshake();
+  void readTls();
+  void flushTls();
+  void finishFlush();
 
   EventLoop* const loop_;
   TcpConnection* liveNext_ = nullptr;  // EventLoop's intrusive list of live connections
@@ -112,8 +133,11 @@ class TcpConnection : public Pollable, public TimerNode {
   bool readPaused_ = false;    // back-pressure: not reading until resumeReading()
   bool writeBlocked_ = false;  // the socket buffer was full: wait for the writable edge
   bool closeAfterFlush_ = false;
-  bool urgent_ = false;  // flushed every iteration (setUrgentWrites)
+  bool urgent_ = false;             // flushed every iteration (setUrgentWrites)
+  bool tlsReadWantsWrite_ = false;  // OpenSSL's read needs the writable edge
+  bool tlsWriteWantsRead_ = false;  // OpenSSL's write needs the readable edge
   WriteQueue queue_;
+  std::unique_ptr<TlsSession> tls_;  // null on plain TCP
 };
 
 }  // namespace ringcast::net

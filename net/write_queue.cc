@@ -1,7 +1,9 @@
 #include "net/write_queue.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 namespace ringcast::net {
@@ -34,6 +36,17 @@ int WriteQueue::fill(iovec* iov, int max) const {
     iov[n].iov_len = e.frame->size() - e.offset;
   }
   return n;
+}
+
+size_t WriteQueue::copyFront(uint8_t* out, size_t max) const {
+  size_t copied = 0;
+  for (uint32_t i = 0; i < count_ && copied < max; ++i) {
+    const Entry& e = at(i);
+    const size_t n = std::min<size_t>(e.frame->size() - e.offset, max - copied);
+    std::memcpy(out + copied, e.frame->data() + e.offset, n);
+    copied += n;
+  }
+  return copied;
 }
 
 void WriteQueue::consume(size_t n) {

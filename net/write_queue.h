@@ -32,6 +32,9 @@ class WriteQueue {
 
   // Fills up to `max` iovecs with the unwritten bytes, in order. Returns how many.
   int fill(iovec* iov, int max) const;
+  // Copies up to `max` unwritten bytes, in order, to `out` (a TLS record is built from many
+  // small frames). Returns how many.
+  size_t copyFront(uint8_t* out, size_t max) const;
   // Drops `n` written bytes from the front (n <= bytes()).
   void consume(size_t n);
   // Drops every queued frame except, if `keepPartial`, a partly written first one (the

@@ -603,8 +603,9 @@ struct ApiConnection::Pending {
   size_t outstanding = 0;  // receipts not back yet
 };
 
-void acceptApiConnection(net::EventLoop& loop, int fd, Hub* hub, const ApiOptions* options) {
-  new ApiConnection(&loop, fd, hub, options);  // owned by the loop from here on
+net::TcpConnection* acceptApiConnection(net::EventLoop& loop, int fd, Hub* hub,
+                                        const ApiOptions* options) {
+  return new ApiConnection(&loop, fd, hub, options);  // owned by the loop from here on
 }
 
 ApiConnection::ApiConnection(net::EventLoop* loop, int fd, Hub* hub, const ApiOptions* options)

@@ -54,8 +54,10 @@ struct ApiOptions {
 };
 
 // Takes ownership of the accepted socket `fd` and serves the API on it until it closes.
-// `hub` and `options` must outlive every connection. REQUIRES: on loop's thread.
-void acceptApiConnection(net::EventLoop& loop, int fd, Hub* hub, const ApiOptions* options);
+// `hub` and `options` must outlive every connection. Returns the connection (owned by the
+// loop), for the caller to put TLS on it. REQUIRES: on loop's thread.
+net::TcpConnection* acceptApiConnection(net::EventLoop& loop, int fd, Hub* hub,
+                                        const ApiOptions* options);
 
 class ApiConnection final : public OrderedReplyConnection {
  public:

@@ -94,12 +94,34 @@ void Gateway::acceptWebSocket(net::EventLoop& loop, int fd) {
     static constexpr std::string_view kBusy =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 24\r\nConnection: close\r\n\r\n"
         "too many connections\r\n\r\n";
-    ssize_t ignored = ::write(fd, kBusy.data(), kBusy.size());
-    (void)ignored;
+    if (tls_ == nullptr) {  // a TLS client would not understand a plain answer
+      ssize_t ignored = ::write(fd, kBusy.data(), kBusy.size());
+      (void)ignored;
+    }
     ::close(fd);
     return;
   }
-  new ws::WsConnection(&loop, fd, &wsOptions_);  // owned by the loop from here on
+  auto* conn = new ws::WsConnection(&loop, fd, &wsOptions_);  // owned by the loop from here on
+  if (tls_ != nullptr) startServerTls(conn);
+}
+
+void Gateway::startServerTls(net::TcpConnection* conn) {
+  // The handshake counts against --handshake-timeout, armed when the connection was made.
+  conn->startTls(*tls_->current(), net::TlsSession::Role::kServer);
+}
+
+void Gateway::reloadTls() {
+  if (tls_ == nullptr) {
+    RC_LOG_INFO("SIGHUP: no --tls-cert, nothing to reload");
+    return;
+  }
+  std::string error;
+  if (tls_->reload(&error)) {
+    RC_LOG_INFO("SIGHUP: reloaded {} and {}; new connections use them", tls_->options().certFile,
+                tls_->options().keyFile);
+  } else {
+    RC_LOG_ERROR("SIGHUP: reload failed, keeping the previous certificate: {}", error);
+  }
 }
 
 bool Gateway::bindListener(Listener& l, int threads) {
@@ -118,6 +140,9 @@ bool Gateway::bindListener(Listener& l, int threads) {
 }
 
 int Gateway::run() {
+  if (!flags_.tlsCert.empty()) {
+    tls_ = net::TlsCredentials::loadOrDie({flags_.tlsCert, flags_.tlsKey, flags_.ktls == "on"});
+  }
   uint64_t fdLimit = sockets::raiseOpenFileLimit();
   uint64_t capacity = fdLimit > kReservedFds ? fdLimit - kReservedFds : 1;
   maxConnections_ = flags_.maxConnections > 0
@@ -150,7 +175,9 @@ int Gateway::run() {
                         "--api-listen",
                         flags_.apiListen,
                         [this](net::EventLoop& loop, int fd) {
-                          acceptApiConnection(loop, fd, engine_.get(), &apiOptions_);
+                          net::TcpConnection* conn =
+                              acceptApiConnection(loop, fd, engine_.get(), &apiOptions_);
+                          if (flags_.apiTls) startServerTls(conn);
                         },
                         {}});
   listeners_.push_back({"publish",
@@ -174,7 +201,10 @@ int Gateway::run() {
         "DEV MODE: no --jwt-secret, clients name themselves with ?user=NAME and may "
         "publish anywhere\n");
   }
-  if (flags_.echo) std::printf("echo endpoint ws://%s/echo\n", listeners_[0].address.c_str());
+  const char* scheme = tls_ != nullptr ? "wss" : "ws";
+  if (flags_.echo) {
+    std::printf("echo endpoint %s://%s/echo\n", scheme, listeners_[0].address.c_str());
+  }
   for (const Listener& l : listeners_) {
     std::printf("listen %s %s\n", l.name.c_str(), l.address.c_str());
   }
@@ -193,12 +223,13 @@ int Gateway::run() {
     }
   });
 
-  sigset_t stopSignals;
-  sigemptyset(&stopSignals);
-  sigaddset(&stopSignals, SIGINT);
-  sigaddset(&stopSignals, SIGTERM);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   int sig = 0;
-  sigwait(&stopSignals, &sig);
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) reloadTls();
   RC_LOG_INFO("{}: draining {} connections (up to {} ms)", sig == SIGINT ? "SIGINT" : "SIGTERM",
               liveConnections(), flags_.drainTimeoutMs);
   drain();

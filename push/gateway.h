@@ -16,6 +16,7 @@
 #include "core/flags.h"
 #include "net/acceptor.h"
 #include "net/loop_group.h"
+#include "net/tls_context.h"
 #include "push/api_http.h"
 #include "push/api_tcp.h"
 #include "push/echo_endpoint.h"
@@ -31,9 +32,10 @@ class Gateway {
   explicit Gateway(const Flags& flags);
   ~Gateway();
 
-  // Listens, serves until SIGINT/SIGTERM, drains. Returns the process exit status.
-  // REQUIRES: SIGINT and SIGTERM are blocked in the calling thread (main does that, before
-  // any thread starts, so every loop thread inherits the mask).
+  // Listens, serves until SIGINT/SIGTERM, drains. Returns the process exit status. SIGHUP
+  // reloads the TLS certificate and key (new connections get them; open ones keep theirs).
+  // REQUIRES: SIGINT, SIGTERM and SIGHUP are blocked in the calling thread (main does that,
+  // before any thread starts, so every loop thread inherits the mask).
   int run();
 
  private:
@@ -47,6 +49,9 @@ class Gateway {
   };
 
   void acceptWebSocket(net::EventLoop& loop, int fd);
+  // Puts TLS on a new connection of a TLS listener (from the current credentials).
+  void startServerTls(net::TcpConnection* conn);
+  void reloadTls();
   bool originAllowed(std::string_view origin, std::string_view host) const;
   size_t liveConnections() const;
   bool bindListener(Listener& listener, int threads);
@@ -59,6 +64,7 @@ class Gateway {
   PublishOptions publishOptions_;
   PushOptions pushOptions_;
   EchoEndpoint echo_;
+  std::unique_ptr<net::TlsCredentials> tls_;  // null: the public listener is plain TCP
   std::unique_ptr<net::LoopGroup> loops_;
   std::unique_ptr<Fanout> fanout_;
   std::unique_ptr<Engine> engine_;

@@ -1,4 +1,5 @@
-// ringcast: parse the flags, print them, run the gateway until SIGINT/SIGTERM.
+// ringcast: parse the flags, print them, run the gateway until SIGINT/SIGTERM (SIGHUP
+// reloads the TLS certificate).
 #include <signal.h>
 
 #include "core/flags.h"
@@ -13,13 +14,14 @@ int main(int argc, char** argv) {
 
   // Writes to a socket the peer closed must fail with EPIPE, not kill the process.
   signal(SIGPIPE, SIG_IGN);
-  // Block the stop signals before any thread starts: every loop thread inherits the mask and
-  // the main thread takes them with sigwait().
-  sigset_t stopSignals;
-  sigemptyset(&stopSignals);
-  sigaddset(&stopSignals, SIGINT);
-  sigaddset(&stopSignals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+  // Block the stop and reload signals before any thread starts: every loop thread inherits
+  // the mask and the main thread takes them with sigwait().
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   ringcast::push::Gateway gateway(flags);
   return gateway.run();

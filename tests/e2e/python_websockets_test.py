@@ -1,6 +1,9 @@
 """ringcast /echo against Debian's python3-websockets client (10.4).
 
-Usage: /usr/bin/python3 python_websockets_test.py PATH/TO/ringcast [unittest args]
+Usage: /usr/bin/python3 python_websockets_test.py PATH/TO/ringcast [--tls] [unittest args]
+
+With --tls the servers get a self-signed ECDSA P-256 certificate made here with openssl and
+every test runs over wss://.
 """
 
 import asyncio
@@ -8,6 +11,7 @@ import os
 import random
 import string
 import sys
+import tempfile
 import time
 import unittest
 
@@ -16,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ringcast_server import ServerProcess  # noqa: E402
+from ringcast_server import ServerProcess, make_certificate  # noqa: E402
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -24,15 +28,23 @@ SIZES = [0, 1, 125, 126, 65535, 65536, 1 * MiB, 16 * MiB]
 SMALL_LIMIT = 64 * KiB
 
 BINARY = None
+TLS = False  # --tls: every server speaks TLS
+CERT_DIR = None
 SERVER = None  # --max-message-size 16MiB
 SMALL = None  # --max-message-size 64KiB
 
 
 def setUpModule():
-    global SERVER, SMALL
-    SERVER = ServerProcess(BINARY, "--threads", "2", "--max-message-size", "16MiB", "--max-outbuf", "16MiB").start()
+    global SERVER, SMALL, CERT_DIR
+    tls = None
+    if TLS:
+        CERT_DIR = tempfile.TemporaryDirectory(prefix="ringcast-e2e-")
+        tls = make_certificate(CERT_DIR.name)
+    SERVER = ServerProcess(BINARY, "--threads", "2", "--max-message-size", "16MiB",
+                           "--max-outbuf", "16MiB", tls=tls).start()
     try:
-        SMALL = ServerProcess(BINARY, "--threads", "2", "--max-message-size", "64KiB").start()
+        SMALL = ServerProcess(BINARY, "--threads", "2", "--max-message-size", "64KiB",
+                              tls=tls).start()
     except BaseException:
         SERVER.stop()
         raise
@@ -59,6 +71,7 @@ def connect(server, **kwargs):
     kwargs.setdefault("ping_interval", None)
     kwargs.setdefault("open_timeout", 10)
     kwargs.setdefault("close_timeout", 5)
+    kwargs.setdefault("ssl", server.ssl_context())
     return websockets.connect(server.url(), **kwargs)
 
 
@@ -215,7 +228,8 @@ class EchoTest(unittest.IsolatedAsyncioTestCase):
 
     async def test_unknown_path_is_rejected(self):
         with self.assertRaises(websockets.exceptions.InvalidStatusCode) as cm:
-            async with websockets.connect(SERVER.url("/no-such-endpoint"), open_timeout=10):
+            async with websockets.connect(SERVER.url("/no-such-endpoint"), open_timeout=10,
+                                          ssl=SERVER.ssl_context()):
                 pass
         self.assertEqual(cm.exception.status_code, 404)
 
@@ -224,4 +238,7 @@ if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit("usage: python_websockets_test.py PATH/TO/ringcast [unittest args]")
     BINARY = os.path.abspath(sys.argv.pop(1))
+    if len(sys.argv) > 1 and sys.argv[1] == "--tls":
+        TLS = True
+        sys.argv.pop(1)
     unittest.main(verbosity=2)

@@ -2,11 +2,14 @@
 
 The server prints start-up lines on stdout and, once it accepts connections, a line
 `listen ws 127.0.0.1:PORT`. Only the PID started here is ever signalled.
+
+With a certificate (make_certificate) the server speaks TLS and url() says wss://.
 """
 
 import os
 import re
 import signal
+import ssl
 import subprocess
 import threading
 import time
@@ -14,10 +17,34 @@ import time
 LISTEN_RE = re.compile(r"^listen ws 127\.0\.0\.1:(\d+)$")
 
 
+def make_certificate(directory, name="server", common_name="localhost"):
+    """A self-signed ECDSA P-256 certificate for localhost and 127.0.0.1, made with the
+    openssl command. Returns (cert_path, key_path)."""
+    cert = os.path.join(directory, f"{name}.crt")
+    key = os.path.join(directory, f"{name}.key")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", f"/CN={common_name}",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+def insecure_client_context():
+    """A client TLS context that accepts any certificate (the tests make their own)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
 class ServerProcess:
-    def __init__(self, binary, *extra_args, startup_timeout=30.0):
+    def __init__(self, binary, *extra_args, startup_timeout=30.0, tls=None):
         self.binary = binary
-        self.args = [binary, "--echo", "--listen", "127.0.0.1:0", *extra_args]
+        self.tls = tls  # (cert_path, key_path) or None
+        tls_args = ["--tls-cert", tls[0], "--tls-key", tls[1]] if tls else []
+        self.args = [binary, "--echo", "--listen", "127.0.0.1:0", *tls_args, *extra_args]
         self.startup_timeout = startup_timeout
         self.proc = None
         self.port = None
@@ -65,7 +92,12 @@ class ServerProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def url(self, path="/echo"):
-        return f"ws://127.0.0.1:{self.port}{path}"
+        scheme = "wss" if self.tls else "ws"
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    def ssl_context(self):
+        """What websockets.connect() takes as ssl=: None for plain ws://."""
+        return insecure_client_context() if self.tls else None
 
     def terminate(self, timeout=15.0):
         """SIGTERM the server and return its exit code (killing it if it hangs)."""

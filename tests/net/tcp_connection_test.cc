@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "net/event_loop.h"
+#include "tests/support/loop_calls.h"
 
 namespace ringcast::net {
 namespace {
@@ -56,12 +57,7 @@ class ReactorTest : public ::testing::Test {
   // Runs fn on the loop thread and waits for it.
   template <class Fn>
   void onLoop(Fn fn) {
-    std::promise<void> done;
-    loop_.queueInLoop([&] {
-      fn();
-      done.set_value();
-    });
-    done.get_future().wait();
+    testing::runOnLoop(loop_, fn);
   }
   // Reads from the peer end until `n` bytes or EOF or 5 s.
   std::string readPeer(size_t n) {

@@ -73,6 +73,20 @@ TEST(WriteQueue, GrowsAcrossTheRingBoundary) {
   EXPECT_EQ(gather(q), expected);
 }
 
+TEST(WriteQueue, CopyFrontGathersAcrossFramesFromTheWrittenOffset) {
+  WriteQueue q;
+  q.push(FrameRef(SharedFrame::copyOf("abc")));
+  q.push(FrameRef(SharedFrame::copyOf("defgh")));
+  q.push(FrameRef(SharedFrame::copyOf("ij")));
+  q.consume(2);
+  char out[16];
+  EXPECT_EQ(q.copyFront(reinterpret_cast<uint8_t*>(out), sizeof out), 8u);
+  EXPECT_EQ(std::string(out, 8), "cdefghij");
+  EXPECT_EQ(q.copyFront(reinterpret_cast<uint8_t*>(out), 4), 4u);  // stops mid-frame
+  EXPECT_EQ(std::string(out, 4), "cdef");
+  EXPECT_EQ(q.bytes(), 8u);  // copying consumes nothing
+}
+
 TEST(WriteQueue, FillStopsAtMaxIovecs) {
   WriteQueue q;
   for (int i = 0; i < 10; ++i) q.push(FrameRef(SharedFrame::copyOf("x")));
