@@ -40,8 +40,9 @@ def insecure_client_context():
 
 
 class ServerProcess:
-    def __init__(self, binary, *extra_args, startup_timeout=30.0, tls=None):
+    def __init__(self, binary, *extra_args, startup_timeout=30.0, tls=None, logs=False):
         self.binary = binary
+        self.logs = logs  # True: stderr (the log) joins stdout in self.output
         self.tls = tls  # (cert_path, key_path) or None
         tls_args = ["--tls-cert", tls[0], "--tls-key", tls[1]] if tls else []
         self.args = [binary, "--echo", "--listen", "127.0.0.1:0", *tls_args, *extra_args]
@@ -57,7 +58,8 @@ class ServerProcess:
             self.args,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=None,  # inherited: sanitizer reports reach the test log
+            # Inherited unless asked for: sanitizer reports reach the test log either way.
+            stderr=subprocess.STDOUT if self.logs else None,
             text=True,
             bufsize=1,
         )
