@@ -306,6 +306,7 @@ void Coordinator::startPublishers() {
   pub_.ctx.target = o_.publishOverWs ? &o_.publishWs : &o_.publishUrl;
   pub_.ctx.upgradeHead = upgradeHead(o_.publishWs, o_.headers);
   pub_.ctx.frameLimits.maxMessageBytes = 1 << 20;
+  if (pub_.ctx.target->tls) pub_.ctx.tls = net::TlsContext::insecureClient(o_.ktls);
   Shard::Plan plan;
   plan.slots = o_.publishConns;
   plan.concurrency = o_.publishConns;

@@ -26,6 +26,7 @@ struct RawOptions {
   std::string url, src, timeout = "5s", size = "64", duration = "10s", hold = "30s";
   std::string publishUrl, publishWs, settle = "300ms", drainTimeout = "3s", channel;
   bool quiet = false;
+  bool insecure = false;  // the default anyway
 };
 
 int64_t durationOrExit(const std::string& name, const std::string& text) {
@@ -38,7 +39,10 @@ int64_t durationOrExit(const std::string& name, const std::string& text) {
 // defaultConns 0: a mode without a fixed connection count (handshake), so no --conns/--ramp.
 void addCommon(CLI::App* app, Options* o, RawOptions* raw, uint64_t defaultConns) {
   o->conns = defaultConns;
-  app->add_option("--url", raw->url, "WebSocket URL, ws://HOST:PORT/PATH?QUERY")->required();
+  app->add_option("--url", raw->url,
+                  "WebSocket URL, ws://HOST:PORT/PATH?QUERY or wss:// (TLS; the server's "
+                  "certificate is not verified: the bench measures, it does not authenticate)")
+      ->required();
   if (defaultConns > 0) {
     app->add_option("--conns", o->conns, "connections to open (split over --procs and --threads)")
         ->capture_default_str();
@@ -70,6 +74,10 @@ void addCommon(CLI::App* app, Options* o, RawOptions* raw, uint64_t defaultConns
   app->add_option("--server-pid", o->serverPid,
                   "the server's pid: report its CPU time (utime+stime from /proc) next to the "
                   "client's, so a reader sees which side was the bottleneck");
+  app->add_flag("--insecure", raw->insecure,
+                "accepted for clarity: wss:// and https:// never verify the certificate");
+  app->add_flag("--ktls", o->ktls,
+                "wss:// and https://: ask OpenSSL for kernel TLS on the client side as well");
   app->add_flag("--quiet", raw->quiet, "no live progress line (shown only when stderr is a TTY)");
 }
 

@@ -27,6 +27,7 @@ struct Options {
   std::vector<sockets::Address> sources;  // --src: local addresses, round robin
   int64_t timeoutMs = 5000;               // connect + upgrade, per attempt
   std::vector<std::string> headers;       // extra upgrade request fields
+  bool ktls = false;                      // wss://: ask for kernel TLS on the client side too
   std::string jsonPath;                   // --json
   int serverPid = 0;                      // --server-pid
   bool progress = false;                  // live line on stderr (when it is a terminal)

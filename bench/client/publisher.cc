@@ -141,6 +141,7 @@ void PublisherShard::onDialed(int fd, uint32_t slot, int64_t startNs) {
   ++c.openNow;
   liveStats().connect.record(static_cast<uint64_t>(monotonicNs() - startNs));
   pubs_[slot].conn = new HttpPublishConnection(loop_, fd, this, slot);  // owned by the loop
+  startTransport(pubs_[slot].conn);
 }
 
 void PublisherShard::onHttpEnded(HttpPublishConnection& conn, Failure f, int32_t detail) {

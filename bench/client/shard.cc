@@ -166,7 +166,12 @@ WsClient* Shard::createClient(int fd, uint32_t slot, int64_t startNs) {
 
 void Shard::onDialed(int fd, uint32_t slot, int64_t startNs) {
   ++handshaking_;
-  createClient(fd, slot, startNs);  // owned by the loop from here on
+  startTransport(createClient(fd, slot, startNs));  // owned by the loop from here on
+}
+
+void Shard::startTransport(net::TcpConnection* conn) const {
+  if (ctx_->tls == nullptr) return;
+  conn->startTls(*ctx_->tls, net::TlsSession::Role::kClient, ctx_->target->host);
 }
 
 void Shard::onDialFailed(uint32_t slot, int err, int64_t) {

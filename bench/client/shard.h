@@ -25,6 +25,7 @@
 #include "bench/client/stats.h"
 #include "bench/client/ticker.h"
 #include "net/event_loop.h"
+#include "net/tls_context.h"
 #include "ws/frame_parser.h"
 
 namespace ringcast::bench {
@@ -38,6 +39,7 @@ struct WorkerContext {
   int procIndex = 0;
   std::string upgradeHead;  // the upgrade request up to the Sec-WebSocket-Key field
   ws::FrameLimits frameLimits;
+  std::shared_ptr<const net::TlsContext> tls;  // set for wss:// and https:// targets
 };
 
 class Shard : public Dialer::Sink {
@@ -86,6 +88,9 @@ class Shard : public Dialer::Sink {
   virtual WsClient* createClient(int fd, uint32_t slot, int64_t startNs);
   // A connect completed; the default makes a client (createClient) and starts its upgrade.
   void onDialed(int fd, uint32_t slot, int64_t startNs) override;
+  // Puts TLS under a new connection when the target is wss:// or https:// (the handshake
+  // then runs before the first queued byte goes out).
+  void startTransport(net::TcpConnection* conn) const;
   // Every tick of the loop's ticker (see setTickUs).
   virtual void onTick(int64_t /*nowNs*/) {}
   void setTickUs(int64_t periodUs);

@@ -18,10 +18,9 @@ bool parseUrl(std::string_view text, std::string_view wantScheme, Url* out, std:
     return false;
   }
   url.scheme = std::string(text.substr(0, sep));
-  if (url.scheme != wantScheme) {
-    *error =
-        fmt::format("'{}': expected a {}:// URL{}", text, wantScheme,
-                    url.scheme == "wss" || url.scheme == "https" ? " (TLS is not supported)" : "");
+  url.tls = url.scheme == std::string(wantScheme) + "s";
+  if (url.scheme != wantScheme && !url.tls) {
+    *error = fmt::format("'{}': expected a {}:// or {}s:// URL", text, wantScheme, wantScheme);
     return false;
   }
   std::string_view rest = text.substr(sep + 3);
@@ -49,7 +48,7 @@ bool parseUrl(std::string_view text, std::string_view wantScheme, Url* out, std:
     host = authority.substr(0, colon);
     portText = authority.substr(colon + 1);
   }
-  unsigned port = 80;
+  unsigned port = url.tls ? 443 : 80;
   if (!portText.empty()) {
     auto [ptr, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), port);
     if (ec != std::errc() || ptr != portText.data() + portText.size() || port == 0 ||

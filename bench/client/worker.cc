@@ -63,6 +63,7 @@ int runWorker(const Options& o, int procIndex, int ctrlFd, int outFd) {
   ctx.procIndex = procIndex;
   ctx.upgradeHead = upgradeHead(o.url, o.headers);
   ctx.frameLimits.maxMessageBytes = kMaxMessageBytes;
+  if (o.url.tls) ctx.tls = net::TlsContext::insecureClient(o.ktls);
 
   const int threads = o.threads;
   const double loopsTotal = static_cast<double>(o.procs) * threads;

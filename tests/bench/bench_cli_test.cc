@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tests/bench/bench_process.h"
+#include "tests/support/test_certificate.h"
 #include "tests/support/test_server.h"
 
 namespace ringcast::test {
@@ -171,6 +172,37 @@ TEST(BenchCliTest, HandshakeModeCountsCycles) {
   const double window = std::stod(j.substr(j.find("\"window_seconds\":") + 17));
   EXPECT_LE(cycles, 200 * window + 5) << j;  // + phase messages crossing the pipes
   EXPECT_EQ(jsonNumber(j, "failed"), 0) << j;
+}
+
+TEST(BenchCliTest, EchoAndHandshakeOverTls) {
+  std::vector<std::string> args = kEchoServerArgs;
+  args.insert(args.end(),
+              {"--tls-cert", testCertificate().certFile, "--tls-key", testCertificate().keyFile});
+  std::string error;
+  auto server = TestServer::start(RINGCAST_BIN, args, &error);
+  ASSERT_NE(server, nullptr) << error;
+  const std::string url = "wss://127.0.0.1:" + std::to_string(server->port()) + "/echo";
+  const std::string json = ::testing::TempDir() + "bench_echo_tls.json";
+  BenchRun echo = runBench({"echo", "--url", url, "--conns", "8", "--inflight", "4", "--size",
+                            "20KiB", "--duration", "1s", "--threads", "2", "--json", json});
+  ASSERT_EQ(echo.exitCode, 0) << echo.out << echo.err;
+  std::string j = readFile(json);
+  EXPECT_EQ(jsonNumber(j, "opened"), 8) << j;
+  EXPECT_GT(jsonNumber(j, "round_trips"), 50) << j;
+  EXPECT_EQ(jsonNumber(j, "bad_echoes"), 0) << j;
+  EXPECT_EQ(jsonNumber(j, "failed"), 0) << j;
+  BenchRun handshake = runBench({"handshake", "--url", url, "--rate", "100", "--duration", "1s",
+                                 "--insecure", "--json", json});
+  ASSERT_EQ(handshake.exitCode, 0) << handshake.out << handshake.err;
+  j = readFile(json);
+  EXPECT_GT(jsonNumber(j, "cycles"), 20) << j;
+  EXPECT_EQ(jsonNumber(j, "failed"), 0) << j;
+  // The same server refuses a plain ws:// client at the TLS handshake.
+  BenchRun plain =
+      runBench({"echo", "--url", "ws://127.0.0.1:" + std::to_string(server->port()) + "/echo",
+                "--conns", "2", "--duration", "1s"});
+  EXPECT_NE(plain.exitCode, 0) << plain.out << plain.err;
+  EXPECT_TRUE(server->running());
 }
 
 }  // namespace

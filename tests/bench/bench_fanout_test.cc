@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tests/bench/bench_process.h"
+#include "tests/support/test_certificate.h"
 #include "tests/support/test_server.h"
 
 namespace ringcast::test {
@@ -17,9 +18,14 @@ namespace {
 
 using std::chrono::seconds;
 
-std::unique_ptr<TestServer> startGateway(std::vector<std::string> extra) {
+// tls: the public listener speaks TLS (wss://) with the test certificate.
+std::unique_ptr<TestServer> startGateway(std::vector<std::string> extra, bool tls = false) {
   std::vector<std::string> args = {"--listen",         "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
                                    "--publish-listen", "127.0.0.1:0", "--threads",    "2"};
+  if (tls) {
+    args.insert(args.end(),
+                {"--tls-cert", testCertificate().certFile, "--tls-key", testCertificate().keyFile});
+  }
   args.insert(args.end(), extra.begin(), extra.end());
   std::string error;
   auto server = TestServer::start(RINGCAST_BIN, args, &error);
@@ -41,11 +47,13 @@ std::string section(const std::string& json, const std::string& key) {
   return at == std::string::npos ? std::string() : json.substr(at);
 }
 
-BenchRun runFanout(TestServer& server, std::vector<std::string> extra, const std::string& json) {
+BenchRun runFanout(TestServer& server, std::vector<std::string> extra, const std::string& json,
+                   bool tls = false) {
   std::vector<std::string> args = {
       "fanout",
       "--url",
-      "ws://127.0.0.1:" + std::to_string(server.port()) + "/ws?user=bench",
+      (tls ? "wss://127.0.0.1:" : "ws://127.0.0.1:") + std::to_string(server.port()) +
+          "/ws?user=bench",
       "--channel",
       "news",
       "--publish-url",
@@ -125,6 +133,30 @@ TEST(BenchFanoutTest, DropOldestKeepsStalledSubscribersAndTheOthersLoseNothing) 
   const long long read = jsonNumber(stalled, "messages_read");
   EXPECT_GT(read, 0) << j;
   EXPECT_LT(read, 2 * 3000) << j;
+}
+
+// Over wss://: each subscriber's batch is gathered into TLS records; a stalled subscriber's
+// socket fills while OpenSSL holds a sealed record, and dropping its oldest queued messages
+// must not cut the TLS stream (the others, and the stalled ones, read valid frames).
+TEST(BenchFanoutTest, OverTlsEveryMessageArrivesAndDropOldestKeepsTheStreamIntact) {
+  auto server = startGateway(
+      {"--max-outbuf", "64KiB", "--max-message-size", "64KiB", "--slow-consumer", "drop-oldest"},
+      true);
+  ASSERT_NE(server, nullptr);
+  const std::string json = ::testing::TempDir() + "bench_fanout_tls.json";
+  BenchRun run = runFanout(
+      *server, {"--conns", "12", "--stalled", "2", "--messages", "3000", "--size", "4KiB"}, json,
+      true);
+  ASSERT_EQ(run.exitCode, 0) << run.out << run.err;
+  const std::string j = readFile(json);
+  EXPECT_EQ(jsonNumber(j, "expected"), 10 * 3000) << j;
+  EXPECT_EQ(jsonNumber(j, "unique"), 10 * 3000) << j;
+  EXPECT_EQ(jsonNumber(j, "lost"), 0) << j;
+  EXPECT_EQ(jsonNumber(j, "out_of_order"), 0) << j;
+  const std::string stalled = section(j, "stalled");
+  EXPECT_EQ(jsonNumber(stalled, "still_subscribed"), 2) << j;
+  EXPECT_GT(jsonNumber(stalled, "messages_read"), 0) << j;
+  EXPECT_TRUE(server->running());
 }
 
 TEST(BenchFanoutTest, StalledMustLeaveSomeoneReading) {

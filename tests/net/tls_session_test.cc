@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <string>
 #include <thread>
 
@@ -15,6 +14,7 @@
 #include "net/tcp_connection.h"
 #include "net/tls_context.h"
 #include "tests/support/loop_calls.h"
+#include "tests/support/test_certificate.h"
 
 namespace ringcast::net {
 namespace {
@@ -51,17 +51,6 @@ class Collector final : public TcpConnection {
 
 class TlsReactorTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    char dir[] = "/tmp/ringcast-tls-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    dir_ = dir;
-    const std::string command =
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " +
-        dir_ + "/key.pem -out " + dir_ + "/cert.pem -days 1 -subj /CN=localhost 2>/dev/null";
-    ASSERT_EQ(std::system(command.c_str()), 0);
-  }
-  static void TearDownTestSuite() { std::system(("rm -rf " + dir_).c_str()); }
-
   void SetUp() override {
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds_), 0);
     // Small buffers: a 16 KiB record does not fit, so writes block inside OpenSSL.
@@ -71,7 +60,8 @@ class TlsReactorTest : public ::testing::Test {
       ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     }
     std::string error;
-    server_ = TlsContext::loadServer({dir_ + "/cert.pem", dir_ + "/key.pem", false}, &error);
+    const test::TestCertificate& cert = test::testCertificate();
+    server_ = TlsContext::loadServer({cert.certFile, cert.keyFile, false}, &error);
     ASSERT_NE(server_, nullptr) << error;
     client_ = TlsContext::insecureClient(false);
     thread_ = std::thread([this] { loop_.run(); });
@@ -89,7 +79,6 @@ class TlsReactorTest : public ::testing::Test {
     return testing::waitOnLoop(loop_, pred, 10'000);
   }
 
-  static inline std::string dir_;
   std::shared_ptr<const TlsContext> server_;
   std::shared_ptr<const TlsContext> client_;
   std::string got_;  // declared before the loop: connections freed by it write here
