@@ -3,7 +3,9 @@
 // messages, a direct message, a system notice, a leave, a server-side disconnect with
 // automatic reconnect and recovery of what was missed), with a third client on npm's `ws`
 // as a witness of what the protocol delivered.
-// Usage: node --test-reporter=spec browser_demo_test.mjs PATH/TO/ringcast [SCREENSHOT.png]
+// Usage: node --test-reporter=spec browser_demo_test.mjs PATH/TO/ringcast [SCREENSHOT.png] [--tls]
+// With --tls the gateway gets a self-signed ECDSA P-256 certificate made here with openssl,
+// the page is loaded over https:// and its client must connect with wss://.
 // Skips when Debian's chromium is not installed at /usr/bin/chromium.
 
 import { test } from 'node:test';
@@ -15,19 +17,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import WebSocket from 'ws';
+import { makeCertificate } from './test_certificate.mjs';
 
-const binary = process.argv[2];
+const TLS = process.argv.includes('--tls');
+const [binary, screenshotArg] = process.argv.slice(2).filter((a) => a !== '--tls');
 if (!binary) {
-  console.error('usage: node browser_demo_test.mjs PATH/TO/ringcast [SCREENSHOT.png]');
+  console.error('usage: node browser_demo_test.mjs PATH/TO/ringcast [SCREENSHOT.png] [--tls]');
   process.exit(2);
 }
-const screenshotPath = process.argv[3] || join(tmpdir(), `ringcast-demo-${process.pid}.png`);
+const screenshotPath = screenshotArg || join(tmpdir(), `ringcast-demo-${process.pid}.png`);
+const HTTP = TLS ? 'https' : 'http'; // the page's scheme
+const WS = TLS ? 'wss' : 'ws'; // what its client must connect with
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ...(TLS ? ['--ignore-certificate-errors'] : []), // the test's own self-signed certificate
 ];
+
 const skip = existsSync(CHROMIUM)
   ? false
   : `${CHROMIUM} not found: install Debian's "chromium" package (make deps does) to run the browser test`;
@@ -44,9 +52,10 @@ function withTimeout(promise, ms, what) {
 }
 
 // Starts ringcast on free loopback ports; resolves with {proc, ws, api, exited}.
-async function startServer() {
+async function startServer(tls) {
   const args = ['--listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0',
     '--publish-listen', '127.0.0.1:0', '--threads', '2', '--history-size', String(HISTORY)];
+  if (tls) args.push('--tls-cert', tls.cert, '--tls-key', tls.key);
   const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   const lines = [];
@@ -96,7 +105,8 @@ async function api(server, path, body) {
 
 // A protocol-level client that records every frame it gets.
 async function witness(server, user) {
-  const ws = new WebSocket(`ws://127.0.0.1:${server.ws}/ws?user=${user}`);
+  const ws = new WebSocket(`${WS}://127.0.0.1:${server.ws}/ws?user=${user}`,
+    { rejectUnauthorized: false });
   const frames = [];
   const waiters = [];
   ws.on('message', (data) => {
@@ -121,29 +131,32 @@ async function witness(server, user) {
 
 // Opens the page in a fresh context and signs in; returns {context, page, errors, requests}.
 async function signIn(browser, base, who) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 820 } });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 820 }, ignoreHTTPSErrors: TLS });
   const page = await context.newPage();
   const errors = [];
   const requests = [];
+  const sockets = []; // WebSocket URLs the page opened
   page.on('pageerror', (err) => errors.push(String(err)));
   page.on('console', (msg) => { if (msg.type() === 'error') errors.push(msg.text()); });
   page.on('request', (req) => requests.push(req.url()));
+  page.on('websocket', (ws) => sockets.push(ws.url()));
   await page.goto(base + '/');
   await page.fill('#signin-id', who);
   await page.click('#signin button[type="submit"]');
   await page.waitForSelector('#status[data-state="open"]', { timeout: STEP_MS });
   await page.waitForSelector('.log[data-room="lobby"] li.sys:has-text("You joined #lobby")', { timeout: STEP_MS });
-  return { context, page, errors, requests };
+  return { context, page, errors, requests, sockets };
 }
 
 const person = (user) => `#people li[data-user="${user}"]`;
 const roomMessage = (text) => `.log[data-room="lobby"] li.msg:has(p.body:text-is("${text}"))`;
 
-test('demo page: presence, messages, direct, notice, leave, reconnect with recovery', { skip, timeout: 150000 }, async (t) => {
+test(`demo page over ${HTTP}: presence, messages, direct, notice, leave, reconnect with recovery`, { skip, timeout: 150000 }, async (t) => {
   // Loaded only when there is a browser to drive (npm ci installs it with ws).
   const { chromium } = await import('playwright-core');
-  const server = await startServer();
-  const base = `http://127.0.0.1:${server.ws}`;
+  const tls = TLS ? makeCertificate() : null;
+  const server = await startServer(tls);
+  const base = `${HTTP}://127.0.0.1:${server.ws}`;
   // launch() gives the browser a fresh temporary profile (user-data dir) and removes it on close.
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   let carol;
@@ -318,8 +331,11 @@ test('demo page: presence, messages, direct, notice, leave, reconnect with recov
     });
 
     await t.test('the page loads nothing from elsewhere and logs no errors', async () => {
-      const own = (u) => u.startsWith(base + '/') || u.startsWith(`ws://127.0.0.1:${server.ws}/`);
+      const own = (u) => u.startsWith(base + '/') || u.startsWith(`${WS}://127.0.0.1:${server.ws}/`);
       assert.deepEqual(alice.requests.filter((u) => !own(u)), []);
+      // The client picked the scheme that matches the page (wss:// on an https:// page).
+      assert.ok(alice.sockets.length > 0, 'the page opened no WebSocket');
+      assert.deepEqual(alice.sockets.filter((u) => !u.startsWith(`${WS}://127.0.0.1:${server.ws}/ws`)), []);
       assert.deepEqual(bob.requests.filter((u) => !own(u)), []);
       assert.ok(alice.requests.includes(base + '/ringcast.js'));
       assert.deepEqual(alice.errors, []);
@@ -330,6 +346,7 @@ test('demo page: presence, messages, direct, notice, leave, reconnect with recov
     await browser.close();
     const alive = server.proc.exitCode === null && server.proc.signalCode === null;
     const exit = await stopServer(server);
+    if (tls) tls.remove();
     // Reported as its own failure, next to whatever a step reported (a crash makes the
     // step that was running fail with a less telling error).
     await t.test('the server stayed up and exits 0 on SIGTERM', () => {

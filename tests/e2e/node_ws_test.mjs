@@ -1,5 +1,7 @@
 // ringcast /echo against npm's `ws` client.
-// Usage: node --test-reporter=spec node_ws_test.mjs PATH/TO/ringcast
+// Usage: node --test-reporter=spec node_ws_test.mjs PATH/TO/ringcast [--tls]
+// With --tls the servers get a self-signed ECDSA P-256 certificate (made with openssl) and
+// every test runs over wss://.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,12 +11,16 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
+import { makeCertificate } from './test_certificate.mjs';
 
-const binary = process.argv[2];
+const TLS = process.argv.includes('--tls');
+const [binary] = process.argv.slice(2).filter((a) => a !== '--tls');
 if (!binary) {
-  console.error('usage: node node_ws_test.mjs PATH/TO/ringcast');
+  console.error('usage: node node_ws_test.mjs PATH/TO/ringcast [--tls]');
   process.exit(2);
 }
+const tls = TLS ? makeCertificate() : null;
+process.on('exit', () => tls?.remove());
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -31,6 +37,7 @@ function withTimeout(promise, ms, what) {
 
 async function startServer(...extra) {
   const args = ['--echo', '--listen', '127.0.0.1:0', ...extra];
+  if (tls) args.push('--tls-cert', tls.cert, '--tls-key', tls.key);
   const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   const lines = [];
@@ -48,7 +55,7 @@ async function startServer(...extra) {
     proc.kill('SIGKILL');
     throw err;
   });
-  return { proc, port, exited, url: (path = '/echo') => `ws://127.0.0.1:${port}${path}` };
+  return { proc, port, exited, url: (path = '/echo') => `${TLS ? 'wss' : 'ws'}://127.0.0.1:${port}${path}` };
 }
 
 // SIGTERM the PID we started; SIGKILL only if it hangs. Returns {code, signal}.
@@ -66,7 +73,7 @@ async function stopServer(server) {
 }
 
 async function connect(server, options = {}) {
-  const ws = new WebSocket(server.url(), { maxPayload: 64 * MiB, ...options });
+  const ws = new WebSocket(server.url(), { maxPayload: 64 * MiB, rejectUnauthorized: false, ...options });
   await withTimeout(once(ws, 'open'), 10000, 'websocket open');
   return ws;
 }
