@@ -7,7 +7,7 @@ BUILD_ASAN  ?= build-asan
 BUILD_FUZZ  ?= build-fuzz
 BUILD_TSAN  ?= build-tsan
 FUZZ_SECONDS ?= 60
-RUN_ARGS    ?= --echo
+RUN_ARGS    ?= --dev --echo
 JOBS        ?= $(shell nproc)
 
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \

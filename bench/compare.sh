@@ -227,7 +227,7 @@ start_server() {
         ringcast)
             local extra=()
             [[ $mode == echo ]] && extra=(--echo)
-            taskset -c "$SERVER_CPU" "$RINGCAST" --threads 1 --listen 127.0.0.1:0 \
+            taskset -c "$SERVER_CPU" "$RINGCAST" --dev --threads 1 --listen 127.0.0.1:0 \
                 --api-listen 127.0.0.1:0 --publish-listen 127.0.0.1:0 "${extra[@]}" \
                 >"$SRV_LOG" 2>&1 &
             SRV_PID=$!

@@ -5,9 +5,11 @@
 #include <CLI/CLI.hpp>
 
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <sstream>
 #include <type_traits>
 #include <variant>
@@ -181,17 +183,38 @@ const std::vector<FlagRow>& flagTable() {
        .field = List{&Flags::allowedOrigins},
        .help = "browser Origins allowed to connect (default: same host and localhost; * = any)",
        .whenZero = "(same host, localhost)"},
+      {.name = "--dev",
+       .field = Switch{&Flags::dev},
+       .help = "dev mode: clients name themselves with ?user=NAME and may publish anywhere, "
+               "localhost Origins are allowed (never for a public gateway)"},
       {.name = "--jwt-secret",
        .field = Plain<std::string>{&Flags::jwtSecret},
-       .help = "require HS256 tokens (?token=) signed with this secret; without it: dev mode, "
-               "?user=NAME",
-       .whenZero = "(none: dev mode, ?user=NAME)",
-       .secret = true},
-      {.name = "--api-key",
-       .field = Plain<std::string>{&Flags::apiKey},
-       .help = "require 'Authorization: Bearer KEY' on /api/ routes",
+       .help = "require HS256 tokens (?token=) signed with this secret (visible in ps: prefer "
+               "--jwt-secret-file or RINGCAST_JWT_SECRET)",
        .whenZero = "(none)",
        .secret = true},
+      {.name = "--jwt-secret-file",
+       .field = Plain<std::string>{&Flags::jwtSecretFile},
+       .help = "read the HS256 secret from this file (one trailing newline ignored)",
+       .whenZero = "(none)"},
+      {.name = "--jwt-audience",
+       .field = Plain<std::string>{&Flags::jwtAudience},
+       .help = "require this value in the token's \"aud\" claim (string or list)",
+       .whenZero = "(not checked)"},
+      {.name = "--jwt-issuer",
+       .field = Plain<std::string>{&Flags::jwtIssuer},
+       .help = "require this value as the token's \"iss\" claim",
+       .whenZero = "(not checked)"},
+      {.name = "--api-key",
+       .field = Plain<std::string>{&Flags::apiKey},
+       .help = "require 'Authorization: Bearer KEY' on /api/ routes (visible in ps: prefer "
+               "--api-key-file or RINGCAST_API_KEY)",
+       .whenZero = "(none)",
+       .secret = true},
+      {.name = "--api-key-file",
+       .field = Plain<std::string>{&Flags::apiKeyFile},
+       .help = "read the API key from this file (one trailing newline ignored)",
+       .whenZero = "(none)"},
       {.name = "--slow-consumer",
        .field = Plain<std::string>{&Flags::slowConsumer},
        .help = "a socket over --max-outbuf is disconnected (1008) or loses its oldest messages",
@@ -320,7 +343,87 @@ std::optional<std::string> applyUnit(const PendingUnit& p, Flags& f) {
 
 }  // namespace
 
+// Reads the secret of `fileFlag` from `path` into *secret.
+std::optional<std::string> readSecretFile(std::string_view fileFlag, const std::string& path,
+                                          std::string* secret) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    return fmt::format("ringcast: {}: cannot read '{}': {}\n", fileFlag, path,
+                       std::strerror(errno));
+  }
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, file)) > 0 && text.size() < (1u << 20)) {
+    text.append(buf, n);
+  }
+  std::fclose(file);
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  if (text.empty()) return fmt::format("ringcast: {}: '{}' is empty\n", fileFlag, path);
+  *secret = std::move(text);
+  return std::nullopt;
+}
+
+// One secret from at most one of its flag, its file flag, its environment variable.
+std::optional<std::string> resolveSecret(std::string_view flag, std::string_view fileFlag,
+                                         const char* env, const std::string& path,
+                                         std::string* secret) {
+  if (!path.empty()) {
+    if (!secret->empty()) {
+      return fmt::format("ringcast: give {} or {}, not both\n", flag, fileFlag);
+    }
+    return readSecretFile(fileFlag, path, secret);
+  }
+  if (secret->empty()) {
+    if (const char* value = std::getenv(env); value != nullptr) *secret = value;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> resolveSecrets(Flags& f) {
+  if (auto error = resolveSecret("--jwt-secret", "--jwt-secret-file", kJwtSecretEnv,
+                                 f.jwtSecretFile, &f.jwtSecret)) {
+    return error;
+  }
+  return resolveSecret("--api-key", "--api-key-file", kApiKeyEnv, f.apiKeyFile, &f.apiKey);
+}
+
+bool isLoopbackListen(std::string_view listen) {
+  std::string_view host = listen.substr(0, listen.rfind(':'));
+  return host == "localhost" || host == "[::1]" || host.starts_with("127.");
+}
+
+std::vector<std::string> flagWarnings(const Flags& f) {
+  std::vector<std::string> out;
+  if (!f.jwtSecret.empty() && f.jwtSecret.size() < kMinJwtSecretBytes) {
+    out.push_back(fmt::format(
+        "warning: the JWT secret is {} bytes; an HS256 secret should have at least {} random "
+        "bytes (e.g. openssl rand -base64 32)",
+        f.jwtSecret.size(), kMinJwtSecretBytes));
+  }
+  if (f.dev && !isLoopbackListen(f.listen)) {
+    out.push_back(fmt::format(
+        "warning: --dev on {}: anyone who reaches it may claim any user name and publish "
+        "anywhere",
+        f.listen));
+  }
+  return out;
+}
+
 std::optional<std::string> checkFlags(const Flags& f) {
+  if (f.jwtSecret.empty() && !f.dev) {
+    return fmt::format(
+        "ringcast: refusing to start on {} without client authentication: give --jwt-secret "
+        "(or --jwt-secret-file, or {}) to require signed tokens, or --dev to let clients name "
+        "themselves with ?user=NAME (development only)\n",
+        f.listen, kJwtSecretEnv);
+  }
+  if (!f.jwtSecret.empty() && f.dev) {
+    return std::string(
+        "ringcast: --dev and a JWT secret exclude each other: dev mode takes ?user=NAME, a "
+        "secret requires tokens\n");
+  }
   if ((f.ringSize & (f.ringSize - 1)) != 0) {
     return fmt::format("ringcast: --ring-size must be a power of two (got {})\n", f.ringSize);
   }
@@ -370,6 +473,11 @@ FlagsParse parseFlags(int argc, const char* const* argv) {
       result.output = *error;
       return result;
     }
+  }
+  if (auto error = resolveSecrets(f)) {
+    result.exitCode = 2;
+    result.output = *error;
+    return result;
   }
   if (auto error = checkFlags(f)) {
     result.exitCode = 2;

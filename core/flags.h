@@ -31,8 +31,13 @@ struct Flags {
   int64_t closeTimeoutMs = 5'000;           // wait for the peer's close reply, then drop TCP
   int64_t drainTimeoutMs = 5'000;           // on SIGTERM: wait this long for clients to close
   std::vector<std::string> allowedOrigins;  // empty = same host and localhost
-  std::string jwtSecret;                    // empty = dev mode (?user=NAME)
+  bool dev = false;                         // dev mode (?user=NAME); excludes a JWT secret
+  std::string jwtSecret;                    // the HS256 secret: flag, file or environment
+  std::string jwtSecretFile;                // read into jwtSecret by parseFlags
+  std::string jwtAudience;                  // empty = "aud" not checked
+  std::string jwtIssuer;                    // empty = "iss" not checked
   std::string apiKey;                       // empty = the API needs no key
+  std::string apiKeyFile;                   // read into apiKey by parseFlags
   std::string slowConsumer = "disconnect";  // or "drop-oldest"
   uint64_t historySize = 100;               // messages kept per channel for recovery
   int64_t historyTtlMs = 0;                 // 0 = no age limit
@@ -61,9 +66,22 @@ struct FlagsParse {
   std::string output;
 };
 FlagsParse parseFlags(int argc, const char* const* argv);
-// Checks across flags (--max-message-size within --max-outbuf, ...): the message to print and
+// Secrets kept out of `ps`: --jwt-secret-file / --api-key-file are read (one trailing newline
+// dropped), else the environment variables RINGCAST_JWT_SECRET / RINGCAST_API_KEY fill a
+// secret no flag gave. Two sources for one secret, or an unreadable or empty file: a message.
+inline constexpr const char* kJwtSecretEnv = "RINGCAST_JWT_SECRET";
+inline constexpr const char* kApiKeyEnv = "RINGCAST_API_KEY";
+std::optional<std::string> resolveSecrets(Flags& flags);
+// Checks across flags: --max-message-size within --max-outbuf; exactly one of --dev and a JWT
+// secret (without either every client could claim any identity). The message to print and
 // refuse to start with, or nullopt.
 std::optional<std::string> checkFlags(const Flags& flags);
+// Start-up warnings that do not stop the gateway (a short HS256 secret, dev mode on a
+// non-loopback address), one line each.
+inline constexpr size_t kMinJwtSecretBytes = 32;
+std::vector<std::string> flagWarnings(const Flags& flags);
+// True when `listen` (ADDR:PORT) is a loopback address: 127.0.0.0/8, [::1], localhost.
+bool isLoopbackListen(std::string_view listen);
 // parseFlags, then: the help printed and exit 0, or the message printed to stderr and exit 2
 // (a startup failure is fatal by design).
 Flags parseFlagsOrDie(int argc, char** argv);

@@ -19,7 +19,6 @@ constexpr std::string_view kJsonType = "application/json";
 constexpr std::string_view kTextType = "text/plain; charset=utf-8";
 constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
 // Who a publish or direct message from the API is from, as clients see it.
-constexpr std::string_view kApiSender = "api";
 
 ApiError badRequest(std::string message) {
   return {400, "bad_request", std::move(message)};

@@ -5,12 +5,12 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "push/client_protocol.h"
 
 namespace ringcast::push {
 namespace {
 
 // Who a publish or direct message from a feeder is from, as clients see it.
-constexpr std::string_view kFeederSender = "api";
 constexpr std::string_view kPong = "PONG\r\n";
 
 std::string errLine(std::string_view reason) {
@@ -120,13 +120,13 @@ void PublishConnection::handleCommand(const TcpCommand& command) {
   switch (command.kind) {
     case TcpCommand::kPub:
       // A feeder hears only of failures: the receipt need not wait for the loops.
-      hub_->publish(command.target, data_, kFeederSender, ReceiptWait::kAccepted, std::move(done));
+      hub_->publish(command.target, data_, kApiSender, ReceiptWait::kAccepted, std::move(done));
       break;
     case TcpCommand::kBcast:
       hub_->broadcast(data_, std::move(done));
       break;
     case TcpCommand::kSend:
-      hub_->send(command.target, data_, kFeederSender, std::move(done));
+      hub_->send(command.target, data_, kApiSender, std::move(done));
       break;
     case TcpCommand::kPing:
       break;

@@ -90,6 +90,20 @@ bool readPatterns(element value, std::vector<std::string>* out) {
   return true;
 }
 
+// "aud" (RFC 7519 section 4.1.3): a string, or an array of strings, one equal to `want`.
+bool audienceMatches(simdjson::dom::object object, std::string_view want) {
+  simdjson::dom::element aud;
+  if (object.at_key("aud").get(aud)) return false;
+  std::string_view text;
+  if (aud.get_string().get(text) == simdjson::SUCCESS) return text == want;
+  simdjson::dom::array list;
+  if (aud.get_array().get(list)) return false;
+  for (simdjson::dom::element item : list) {
+    if (item.get_string().get(text) == simdjson::SUCCESS && text == want) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string base64UrlEncode(std::string_view bytes) {
@@ -165,7 +179,8 @@ std::string signToken(std::string_view payloadJson, std::string_view secret) {
   return token;
 }
 
-AuthResult verifyToken(std::string_view jwt, std::string_view secret, int64_t nowSec) {
+AuthResult verifyToken(std::string_view jwt, std::string_view secret, int64_t nowSec,
+                       const TokenClaims& required) {
   thread_local json::Parser parser;
   if (secret.empty()) return refuse("no secret");
   const size_t dot1 = jwt.find('.');
@@ -214,10 +229,17 @@ AuthResult verifyToken(std::string_view jwt, std::string_view secret, int64_t no
   }
   std::string_view text;
   if (object.at_key("sub").get(value)) return refuse("missing sub");
-  if (value.get_string().get(text) || !isValidUserName(text)) return refuse("invalid sub");
+  if (value.get_string().get(text) || !isClaimableUserName(text)) return refuse("invalid sub");
   id.user.assign(text);
+  if (!required.issuer.empty() && (object.at_key("iss").get(value) ||
+                                   value.get_string().get(text) || text != required.issuer)) {
+    return refuse("wrong iss");
+  }
+  if (!required.audience.empty() && !audienceMatches(object, required.audience)) {
+    return refuse("wrong aud");
+  }
   if (object.at_key("name").get(value) == simdjson::SUCCESS) {
-    if (value.get_string().get(text) || text.size() > kMaxNameBytes) {
+    if (value.get_string().get(text) || !isValidDisplayName(text)) {
       return refuse("invalid name");
     }
     id.name.assign(text);

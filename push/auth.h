@@ -18,6 +18,10 @@
 //   subs  optional list of channel patterns the user may subscribe to
 //   pubs  optional list of channel patterns the user may publish to
 //   send  optional boolean, false forbids direct sends
+//   aud   checked only with TokenClaims::audience: a string equal to it, or a list holding it
+//   iss   checked only with TokenClaims::issuer: a string equal to it
+// A "sub" is a claimable user name (push/client_protocol.h: not "api"), a "name" a valid
+// display name.
 // A channel pattern is an exact channel name ("news") or a prefix ending in '*' ("room:*";
 // "*" alone matches every channel). What a missing "subs" or "pubs" means is the caller's
 // rule (docs/PROTOCOL.md): Identity records whether each list was present.
@@ -45,14 +49,22 @@ struct AuthResult {
   bool ok = false;
   // When !ok, one of: "no secret", "malformed token", "unsupported alg", "bad signature",
   // "token expired", "token not yet valid", "missing sub", "invalid sub", "invalid exp",
-  // "invalid nbf", "invalid name", "invalid subs", "invalid pubs", "invalid send".
+  // "invalid nbf", "invalid name", "invalid subs", "invalid pubs", "invalid send",
+  // "wrong aud", "wrong iss".
   std::string reason;
   Identity identity;  // filled when ok
 };
 
+// The claims a deployment may require beyond the signature; empty = not checked.
+struct TokenClaims {
+  std::string audience;
+  std::string issuer;
+};
+
 // Verifies `jwt` against `secret` at time `nowSec` (Unix seconds). An empty secret verifies
-// nothing ("no secret").
-AuthResult verifyToken(std::string_view jwt, std::string_view secret, int64_t nowSec);
+// nothing ("no secret"). With `required`, also "wrong aud" / "wrong iss".
+AuthResult verifyToken(std::string_view jwt, std::string_view secret, int64_t nowSec,
+                       const TokenClaims& required = {});
 
 // True when some pattern allows `channel` (see the top of this file).
 bool channelAllowed(std::string_view channel, const std::vector<std::string>& patterns);

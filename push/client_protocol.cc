@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "core/json.h"
+#include "ws/utf8.h"
 
 namespace ringcast::push {
 namespace {
@@ -142,6 +143,16 @@ bool isValidChannelName(std::string_view name) {
 }
 bool isValidUserName(std::string_view name) {
   return isValidName(name);
+}
+bool isClaimableUserName(std::string_view name) {
+  return isValidName(name) && name != kApiSender;
+}
+bool isValidDisplayName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameBytes || !ws::isValidUtf8(name)) return false;
+  for (char c : name) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  }
+  return true;
 }
 
 bool parseCommand(std::string_view text, Command* out, CommandError* err) {

@@ -20,6 +20,14 @@ namespace ringcast::push {
 inline constexpr size_t kMaxNameBytes = 128;
 bool isValidChannelName(std::string_view name);
 bool isValidUserName(std::string_view name);
+// The sender name of messages from the HTTP API and the TCP publish protocol.
+inline constexpr std::string_view kApiSender = "api";
+// A user name a client may be known by (token "sub", dev-mode ?user=): valid, and not
+// kApiSender, so no client can pose as the API.
+bool isClaimableUserName(std::string_view name);
+// A display name (token "name", dev-mode ?name=): 1..kMaxNameBytes bytes of UTF-8 without
+// control characters (C0, DEL).
+bool isValidDisplayName(std::string_view name);
 
 // Limits on one command.
 inline constexpr size_t kMaxIdBytes = 128;      // a string id (unescaped) or a number's text

@@ -68,6 +68,8 @@ Gateway::Gateway(const Flags& flags) : flags_(flags) {
   publishOptions_.maxPayloadBytes = flags_.maxMessageBytes;
   publishOptions_.closeTimeoutMs = flags_.closeTimeoutMs;
   pushOptions_.jwtSecret = flags_.jwtSecret;
+  pushOptions_.tokenClaims.audience = flags_.jwtAudience;
+  pushOptions_.tokenClaims.issuer = flags_.jwtIssuer;
 }
 
 Gateway::~Gateway() = default;
@@ -196,11 +198,11 @@ int Gateway::run() {
               static_cast<unsigned long long>(fdLimit),
               static_cast<unsigned long long>(maxConnections_));
   std::printf("loops %d\n", threads);
-  if (flags_.jwtSecret.empty()) {
+  if (flags_.dev) {
     std::printf(
-        "DEV MODE: no --jwt-secret, clients name themselves with ?user=NAME and may "
-        "publish anywhere\n");
+        "DEV MODE: --dev, clients name themselves with ?user=NAME and may publish anywhere\n");
   }
+  for (const std::string& warning : flagWarnings(flags_)) std::printf("%s\n", warning.c_str());
   const char* scheme = tls_ != nullptr ? "wss" : "ws";
   if (flags_.echo) {
     std::printf("echo endpoint %s://%s/echo\n", scheme, listeners_[0].address.c_str());

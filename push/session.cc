@@ -66,7 +66,8 @@ int PushEndpoint::onUpgrade(ws::WsConnection& conn, const http::Request& request
       *reason = "missing token";
       return 401;
     }
-    AuthResult auth = verifyToken(token, options_->jwtSecret, wallMs() / 1000);
+    AuthResult auth =
+        verifyToken(token, options_->jwtSecret, wallMs() / 1000, options_->tokenClaims);
     if (!auth.ok) {
       *reason = auth.reason;
       return 401;
@@ -76,11 +77,15 @@ int PushEndpoint::onUpgrade(ws::WsConnection& conn, const http::Request& request
     identity.user = queryParam(request.query, "user");
     if (identity.user.empty()) {
       identity.user = fmt::format("anon-{}", anonymous_.fetch_add(1) + 1);
-    } else if (!isValidUserName(identity.user)) {
+    } else if (!isClaimableUserName(identity.user)) {
       *reason = "invalid user name";
       return 400;
     }
     std::string name = queryParam(request.query, "name");
+    if (!name.empty() && !isValidDisplayName(name)) {
+      *reason = "invalid name";
+      return 400;
+    }
     identity.name = name.empty() ? identity.user : name;
   }
   if (identity.name.empty()) identity.name = identity.user;

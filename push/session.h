@@ -23,7 +23,8 @@ class Shard;
 struct LocalChannel;
 
 struct PushOptions {
-  std::string jwtSecret;  // empty: dev mode (?user=NAME, everyone may publish)
+  std::string jwtSecret;    // empty: dev mode (?user=NAME, everyone may publish)
+  TokenClaims tokenClaims;  // aud / iss a token must carry
 };
 
 class Session {

@@ -19,9 +19,11 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 // Every listener on a free port, so tests may run side by side.
-const std::vector<std::string> kEchoServerArgs = {"--echo",       "--listen",    "127.0.0.1:0",
-                                                  "--api-listen", "127.0.0.1:0", "--publish-listen",
-                                                  "127.0.0.1:0",  "--threads",   "1"};
+const std::vector<std::string> kEchoServerArgs = {"--echo",           "--dev",
+                                                  "--listen",         "127.0.0.1:0",
+                                                  "--api-listen",     "127.0.0.1:0",
+                                                  "--publish-listen", "127.0.0.1:0",
+                                                  "--threads",        "1"};
 
 std::unique_ptr<TestServer> startEchoServer() {
   std::string error;

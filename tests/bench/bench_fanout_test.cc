@@ -20,8 +20,9 @@ using std::chrono::seconds;
 
 // tls: the public listener speaks TLS (wss://) with the test certificate.
 std::unique_ptr<TestServer> startGateway(std::vector<std::string> extra, bool tls = false) {
-  std::vector<std::string> args = {"--listen",         "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
-                                   "--publish-listen", "127.0.0.1:0", "--threads",    "2"};
+  std::vector<std::string> args = {
+      "--listen",  "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--publish-listen", "127.0.0.1:0",
+      "--threads", "2",           "--dev"};
   if (tls) {
     args.insert(args.end(),
                 {"--tls-cert", testCertificate().certFile, "--tls-key", testCertificate().keyFile});

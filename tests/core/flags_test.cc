@@ -1,6 +1,8 @@
 #include "core/flags.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 namespace ringcast {
 namespace {
@@ -68,9 +70,11 @@ FlagsParse parse(std::vector<const char*> args) {
 }
 
 TEST(ParseFlags, DefaultsAreTheStructsAndPrintTheSame) {
-  FlagsParse p = parse({});
+  FlagsParse p = parse({"--dev"});
   ASSERT_EQ(p.exitCode, -1) << p.output;
-  EXPECT_EQ(formatFlags(p.flags), formatFlags(Flags{}));
+  Flags dev;
+  dev.dev = true;
+  EXPECT_EQ(formatFlags(p.flags), formatFlags(dev));
   EXPECT_EQ(p.flags.maxOutbufBytes, 1u << 20);
   EXPECT_LE(p.flags.maxMessageBytes, p.flags.maxOutbufBytes);
 }
@@ -149,22 +153,89 @@ TEST(ParseFlags, BadValuesNameTheFlagAndExitNonZero) {
   EXPECT_NE(range.output.find("--threads"), std::string::npos) << range.output;
   FlagsParse member = parse({"--slow-consumer", "ignore"});
   EXPECT_GT(member.exitCode, 0);
-  FlagsParse unknown = parse({"--no-such-flag"});
+  FlagsParse unknown = parse({"--dev", "--no-such-flag"});
   EXPECT_GT(unknown.exitCode, 0);
-  FlagsParse ring = parse({"--ring-size", "1000"});
+  FlagsParse ring = parse({"--dev", "--ring-size", "1000"});
   EXPECT_EQ(ring.exitCode, 2);
   EXPECT_NE(ring.output.find("power of two"), std::string::npos) << ring.output;
 }
 
 TEST(ParseFlags, MessageSizeAboveOutbufIsRefused) {
-  FlagsParse above = parse({"--max-message-size", "2MiB", "--max-outbuf", "1MiB"});
+  FlagsParse above = parse({"--dev", "--max-message-size", "2MiB", "--max-outbuf", "1MiB"});
   EXPECT_EQ(above.exitCode, 2);
   EXPECT_NE(above.output.find("--max-message-size (2MiB) is above --max-outbuf (1MiB)"),
             std::string::npos)
       << above.output;
-  EXPECT_EQ(parse({"--max-message-size", "2MiB", "--max-outbuf", "2MiB"}).exitCode, -1);
-  EXPECT_EQ(parse({"--max-outbuf", "512KiB"}).exitCode, 2) << "default message size above it";
-  EXPECT_EQ(parse({"--max-outbuf", "512KiB", "--max-message-size", "64KiB"}).exitCode, -1);
+  EXPECT_EQ(parse({"--dev", "--max-message-size", "2MiB", "--max-outbuf", "2MiB"}).exitCode, -1);
+  EXPECT_EQ(parse({"--dev", "--max-outbuf", "512KiB"}).exitCode, 2)
+      << "default message size above it";
+  EXPECT_EQ(parse({"--dev", "--max-outbuf", "512KiB", "--max-message-size", "64KiB"}).exitCode, -1);
+}
+
+TEST(ParseFlags, NoSecretAndNoDevIsRefusedNamingBoth) {
+  for (const char* listen : {"0.0.0.0:8080", "127.0.0.1:8080"}) {
+    FlagsParse p = parse({"--listen", listen});
+    EXPECT_EQ(p.exitCode, 2) << listen;
+    EXPECT_NE(p.output.find("--jwt-secret"), std::string::npos) << p.output;
+    EXPECT_NE(p.output.find("--dev"), std::string::npos) << p.output;
+    EXPECT_NE(p.output.find(listen), std::string::npos) << p.output;
+  }
+  FlagsParse both = parse({"--dev", "--jwt-secret", std::string(40, 'k').c_str()});
+  EXPECT_EQ(both.exitCode, 2);
+  EXPECT_NE(both.output.find("exclude each other"), std::string::npos) << both.output;
+}
+
+TEST(ParseFlags, SecretsComeFromFilesOrTheEnvironment) {
+  char path[] = "/tmp/ringcast-flags-test-XXXXXX";
+  int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::string secret = std::string(40, 's') + "\n";
+  ASSERT_EQ(::write(fd, secret.data(), secret.size()), static_cast<ssize_t>(secret.size()));
+  ::close(fd);
+  FlagsParse file = parse({"--jwt-secret-file", path, "--api-key-file", path});
+  ASSERT_EQ(file.exitCode, -1) << file.output;
+  EXPECT_EQ(file.flags.jwtSecret, std::string(40, 's')) << "the trailing newline is dropped";
+  EXPECT_EQ(file.flags.apiKey, std::string(40, 's'));
+  EXPECT_EQ(formatFlags(file.flags).find(std::string(40, 's')), std::string::npos);
+
+  FlagsParse twice = parse({"--jwt-secret", "x", "--jwt-secret-file", path});
+  EXPECT_EQ(twice.exitCode, 2);
+  EXPECT_NE(twice.output.find("not both"), std::string::npos) << twice.output;
+  ::unlink(path);
+  FlagsParse missing = parse({"--jwt-secret-file", path});
+  EXPECT_EQ(missing.exitCode, 2);
+  EXPECT_NE(missing.output.find("--jwt-secret-file: cannot read"), std::string::npos)
+      << missing.output;
+
+  ::setenv(kJwtSecretEnv, "from-the-environment-0123456789abcdef", 1);
+  ::setenv(kApiKeyEnv, "api-key-from-env", 1);
+  FlagsParse env = parse({});
+  ::unsetenv(kJwtSecretEnv);
+  ::unsetenv(kApiKeyEnv);
+  ASSERT_EQ(env.exitCode, -1) << env.output;
+  EXPECT_EQ(env.flags.jwtSecret, "from-the-environment-0123456789abcdef");
+  EXPECT_EQ(env.flags.apiKey, "api-key-from-env");
+}
+
+TEST(FlagWarnings, ShortSecretAndPublicDevMode) {
+  Flags f;
+  f.jwtSecret = "short";
+  f.listen = "127.0.0.1:8080";
+  ASSERT_EQ(flagWarnings(f).size(), 1u);
+  EXPECT_NE(flagWarnings(f)[0].find("5 bytes"), std::string::npos) << flagWarnings(f)[0];
+  f.jwtSecret = std::string(kMinJwtSecretBytes, 'k');
+  EXPECT_TRUE(flagWarnings(f).empty());
+  f.jwtSecret.clear();
+  f.dev = true;
+  EXPECT_TRUE(flagWarnings(f).empty()) << "dev mode on loopback";
+  f.listen = "0.0.0.0:8080";
+  EXPECT_EQ(flagWarnings(f).size(), 1u);
+  EXPECT_TRUE(isLoopbackListen("127.0.0.1:0"));
+  EXPECT_TRUE(isLoopbackListen("[::1]:80"));
+  EXPECT_TRUE(isLoopbackListen("localhost:80"));
+  EXPECT_FALSE(isLoopbackListen("0.0.0.0:8080"));
+  EXPECT_FALSE(isLoopbackListen("[::]:8080"));
+  EXPECT_FALSE(isLoopbackListen("10.0.0.1:8080"));
 }
 
 }  // namespace

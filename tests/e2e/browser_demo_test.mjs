@@ -53,7 +53,7 @@ function withTimeout(promise, ms, what) {
 
 // Starts ringcast on free loopback ports; resolves with {proc, ws, api, exited}.
 async function startServer(tls) {
-  const args = ['--listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0',
+  const args = ['--dev', '--listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0',
     '--publish-listen', '127.0.0.1:0', '--threads', '2', '--history-size', String(HISTORY)];
   if (tls) args.push('--tls-cert', tls.cert, '--tls-key', tls.key);
   const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -36,7 +36,7 @@ function withTimeout(promise, ms, what) {
 }
 
 async function startServer(...extra) {
-  const args = ['--echo', '--listen', '127.0.0.1:0', ...extra];
+  const args = ['--echo', '--dev', '--listen', '127.0.0.1:0', ...extra];
   if (tls) args.push('--tls-cert', tls.cert, '--tls-key', tls.key);
   const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));

@@ -45,7 +45,10 @@ class ServerProcess:
         self.logs = logs  # True: stderr (the log) joins stdout in self.output
         self.tls = tls  # (cert_path, key_path) or None
         tls_args = ["--tls-cert", tls[0], "--tls-key", tls[1]] if tls else []
-        self.args = [binary, "--echo", "--listen", "127.0.0.1:0", *tls_args, *extra_args]
+        # Dev mode (?user=NAME) unless the test gives a token secret: the gateway starts in it
+        # only when told so.
+        dev = [] if any(a.startswith("--jwt-secret") for a in extra_args) else ["--dev"]
+        self.args = [binary, "--echo", *dev, "--listen", "127.0.0.1:0", *tls_args, *extra_args]
         self.startup_timeout = startup_timeout
         self.proc = None
         self.port = None

@@ -23,8 +23,9 @@ constexpr size_t kUploadPieceBytes = 64 << 10;
 std::unique_ptr<TestServer> ConformanceTest::server_;
 
 std::vector<std::string> echoServerArgs() {
-  return {"--echo", "--listen",     "127.0.0.1:0", "--threads", "1", "--max-message-size",
-          "16MiB",  "--max-outbuf", "16MiB"};
+  return {"--echo",       "--dev", "--listen",           "127.0.0.1:0",
+          "--threads",    "1",     "--max-message-size", "16MiB",
+          "--max-outbuf", "16MiB"};
 }
 
 void ConformanceTest::SetUpTestSuite() {

@@ -33,6 +33,12 @@ bool hasFlag(const std::vector<std::string>& args, std::string_view flag) {
     args.emplace_back(flag);
     args.emplace_back(value);
   }
+  // Without a token secret a test runs the gateway in dev mode (?user=NAME), which the
+  // gateway only starts in when told so.
+  if (!hasFlag(extraArgs, "--jwt-secret") && !hasFlag(extraArgs, "--jwt-secret-file") &&
+      !hasFlag(extraArgs, "--dev")) {
+    args.emplace_back("--dev");
+  }
   args.insert(args.end(), extraArgs.begin(), extraArgs.end());
   std::string error;
   out->server = TestServer::start(RINGCAST_BIN, args, &error);
