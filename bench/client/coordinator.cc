@@ -46,6 +46,8 @@ struct Child {
   std::string fatal;
 };
 
+uint64_t expectedUnique(const Options& o, const std::vector<uint64_t>& expected);
+
 enum class Phase { kConnecting, kSettling, kMeasuring, kAcks, kDelivering, kStopping };
 
 // The fanout publishers: one loop thread of the parent and its PublisherShard.
@@ -92,6 +94,7 @@ class Coordinator {
   int64_t selfCpuGo_ = 0, selfCpuEnd_ = 0;
   int64_t cpuEndNs_ = 0;  // when the window's CPU times were read (fanout: after the drain)
   uint64_t lastUnique_ = 0;
+  uint64_t expectedUnique_ = 0;  // fanout: what a complete delivery adds up to
   int64_t lastProgressMs_ = 0;
   uint64_t lastReceived_ = 0;
   int64_t lastRateNs_ = 0;
@@ -214,15 +217,14 @@ int Coordinator::run() {
         pub_.group->stop();
         report_.expected = pub_.shard->expected();
         report_.publisher = pub_.shard->stats();
+        expectedUnique_ = expectedUnique(o_, report_.expected);
         phase_ = Phase::kDelivering;
         phaseNs_ = now;
         lastUnique_ = s.unique;
         break;
       }
       case Phase::kDelivering: {
-        uint64_t perSubscriber = 0;
-        for (uint64_t e : report_.expected) perSubscriber += e;
-        const bool complete = s.unique >= s.subscribers * perSubscriber;
+        const bool complete = s.subscribers == o_.conns - o_.stalled && s.unique >= expectedUnique_;
         if (s.unique != lastUnique_) {
           lastUnique_ = s.unique;
           phaseNs_ = now;
@@ -303,7 +305,7 @@ bool Coordinator::forkWorkers() {
 
 void Coordinator::startPublishers() {
   pub_.ctx.options = &o_;
-  pub_.ctx.target = o_.publishOverWs ? &o_.publishWs : &o_.publishUrl;
+  pub_.ctx.target = &o_.publishTargets.front();
   pub_.ctx.upgradeHead = upgradeHead(o_.publishWs, o_.headers);
   pub_.ctx.frameLimits.maxMessageBytes = 1 << 20;
   if (pub_.ctx.target->tls) pub_.ctx.tls = net::TlsContext::insecureClient(o_.ktls);
@@ -362,10 +364,12 @@ void Coordinator::sendAll(MsgType type, std::string_view payload) {
 void Coordinator::goPhase() {
   const int64_t now = monotonicNs();
   report_.connectSec = (now - startNs_) / 1e9;
-  if (o_.mode == Mode::kIdle) {
+  if (o_.mode == Mode::kIdle || o_.mode == Mode::kFanout) {
     const Counters s = sum();
-    fmt::print("holding {} connections\n", s.openNow);
-    std::fflush(stdout);
+    if (o_.mode == Mode::kIdle) {
+      fmt::print("holding {} connections\n", s.openNow);
+      std::fflush(stdout);
+    }
     if (!o_.readyFile.empty()) {
       if (FILE* f = std::fopen(o_.readyFile.c_str(), "we")) {
         fmt::print(f, "{}\n", s.openNow);
@@ -486,6 +490,24 @@ void Coordinator::collect() {
     const int64_t nowCpu = processCpuNs(o_.serverPid);
     report_.serverCpuTotalNs = (nowCpu >= 0 ? nowCpu : serverCpuEnd_) - serverCpuStart_;
   }
+}
+
+// What all subscribers together should receive once, when every one of them is ready:
+// for each channel, its subscribers times what the publishers got accepted on it.
+uint64_t expectedUnique(const Options& o, const std::vector<uint64_t>& expected) {
+  const uint32_t k = o.channels.count();
+  std::vector<uint64_t> perChannel(k, 0);
+  for (size_t i = 0; i < expected.size(); ++i) perChannel[i % k] += expected[i];
+  uint64_t total = 0;
+  for (int proc = 0; proc < o.procs; ++proc) {
+    for (int thread = 0; thread < o.threads; ++thread) {
+      const LoopShare share = loopShare(o, proc, thread);
+      for (uint64_t slot = share.stalled; slot < share.slots; ++slot) {
+        total += perChannel[o.channels.ofSubscriber(share.firstGlobal + slot)];
+      }
+    }
+  }
+  return total;
 }
 
 }  // namespace

@@ -35,9 +35,13 @@ Dialer::~Dialer() {
 }
 
 int Dialer::dial(uint32_t slot, int64_t nowNs) {
+  return dial(slot, nowNs, target_);
+}
+
+int Dialer::dial(uint32_t slot, int64_t nowNs, const sockets::Address& target) {
   loop_->assertInLoopThread();
   const int fd =
-      ::socket(target_.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+      ::socket(target.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
   if (fd < 0) return errno;
   if (!sources_.empty()) {
     const sockets::Address& src = sources_[nextSource_];
@@ -53,7 +57,7 @@ int Dialer::dial(uint32_t slot, int64_t nowNs) {
     }
   }
   sockets::setNoDelay(fd);
-  if (::connect(fd, target_.get(), target_.length) != 0 && errno != EINPROGRESS) {
+  if (::connect(fd, target.get(), target.length) != 0 && errno != EINPROGRESS) {
     const int err = errno;
     ::close(fd);
     return err;

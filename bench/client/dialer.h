@@ -45,6 +45,8 @@ class Dialer {
   // the sink, never from inside dial()), or the errno of a failure that happened at once
   // (EMFILE from socket(), EADDRNOTAVAIL from connect(), ...), which is not reported again.
   int dial(uint32_t slot, int64_t nowNs);
+  // The same to another address than the dialer's (a run over several servers).
+  int dial(uint32_t slot, int64_t nowNs, const sockets::Address& target);
   // Fails every connect started before nowMs - timeoutMs. Call at most once per loop
   // iteration (from a timer).
   void expire(int64_t nowMs);

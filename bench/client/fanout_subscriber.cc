@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "bench/client/marker.h"
+#include "bench/client/recovery_frames.h"
 #include "bench/client/ws_client.h"
 #include "ws/close_code.h"
 
@@ -28,17 +29,12 @@ class SubscriberClient final : public WsClient {
       const int bytes = 16 * 1024;
       ::setsockopt(fd(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
     }
-    if (!o.firstMessage.empty()) sendTextCopy(o.firstMessage);
+    if (!o.firstMessage.empty()) sendTextCopy(sub_->openingMessage(slot()));
     if (o.readyMatch.empty()) becomeReady();
   }
 
   void onWsMessage(ws::Opcode, std::string_view payload, int64_t nowNs) override {
-    if (!sub_->isReady(slot())) {
-      const std::string& match = shard_->context().options->readyMatch;
-      if (::memmem(payload.data(), payload.size(), match.data(), match.size()) != nullptr) {
-        becomeReady();
-      }
-    }
+    if (sub_->awaitReply(slot(), payload)) becomeReady();
     if (stalled_) {
       if (sub_->isReady(slot())) sub_->stalledMessage();
       return;
@@ -62,10 +58,71 @@ class SubscriberClient final : public WsClient {
 }  // namespace
 
 SubscriberShard::SubscriberShard(net::EventLoop* loop, const WorkerContext* ctx, const Plan& plan)
-    : Shard(loop, ctx, plan), publishers_(ctx->options->publishConns), slots_(plan.slots) {}
+    : Shard(loop, ctx, plan), publishers_(ctx->options->publishConns), slots_(plan.slots) {
+  if (ctx->options->reconnect) epochs_.resize(ctx->options->channels.count());
+}
 
 WsClient* SubscriberShard::createClient(int fd, uint32_t slot, int64_t startNs) {
   return new SubscriberClient(loop_, fd, this, slot, startNs);
+}
+
+size_t SubscriberShard::urlOf(uint32_t slot) const {
+  const Options& o = *context().options;
+  const uint64_t g = plan().firstGlobal + slot;
+  return (g / o.channels.count() + slots_[slot].turn) % o.urls.size();
+}
+
+const sockets::Address& SubscriberShard::addressOf(uint32_t slot) const {
+  return context().options->urls[urlOf(slot)].address;
+}
+
+std::string SubscriberShard::upgradeHeadOf(uint32_t slot) const {
+  const std::string& head = context().upgradeHeads[urlOf(slot)];
+  if (!ChannelSet::hasPlaceholder(head)) return head;
+  return context().options->channels.expand(head, channelOf(slot));
+}
+
+std::string SubscriberShard::openingMessage(uint32_t slot) {
+  const Options& o = *context().options;
+  const uint32_t channel = channelOf(slot);
+  Subscriber& s = slots_[slot];
+  s.awaiting = !o.readyMatch.empty();
+  if (o.reconnect && s.trackers) {
+    return fillSince(o.channels.expand(o.resubscribeMessage, channel), s.offset, epochs_[channel]);
+  }
+  return o.channels.expand(o.firstMessage, channel);
+}
+
+bool SubscriberShard::awaitReply(uint32_t slot, std::string_view payload) {
+  Subscriber& s = slots_[slot];
+  if (!s.awaiting) return false;
+  const std::string& match = context().options->readyMatch;
+  if (::memmem(payload.data(), payload.size(), match.data(), match.size()) == nullptr) {
+    return false;
+  }
+  s.awaiting = false;
+  if (context().options->reconnect) {
+    ReplyFields reply;
+    if (subscribeReply(payload, &reply)) takeReply(slot, reply);
+  }
+  return true;
+}
+
+void SubscriberShard::takeReply(uint32_t slot, const ReplyFields& reply) {
+  Subscriber& s = slots_[slot];
+  epochs_[channelOf(slot)] = reply.epoch;
+  if (!s.trackers) {
+    // The first subscribe: what came before it is not this subscriber's to receive.
+    s.offset = reply.offset;
+    return;
+  }
+  ++counters().resubscribed;
+  ++counters().readyNow;
+  if (reply.recovered != 1) {
+    // Nothing old follows; the subscriber goes on from the channel's present.
+    ++counters().notRecovered;
+    s.offset = reply.offset;
+  }
 }
 
 void SubscriberShard::markReady(uint32_t slot) {
@@ -84,8 +141,9 @@ void SubscriberShard::markReady(uint32_t slot) {
 
 void SubscriberShard::onClientEnded(WsClient& c, Failure, int64_t) {
   if (c.slot() >= slots_.size() || !isReady(c.slot())) return;
-  --counters().readyNow;
   Subscriber& s = slots_[c.slot()];
+  if (!s.awaiting) --counters().readyNow;
+  s.awaiting = false;
   if (!s.stalledReady) return;
   Counters& n = counters();
   if (s.firstCloseCode == 0) {
@@ -98,7 +156,25 @@ void SubscriberShard::onClientEnded(WsClient& c, Failure, int64_t) {
   }
 }
 
+void SubscriberShard::onSlotFree(uint32_t slot, bool, Failure f) {
+  if (!context().options->reconnect || stopped() || f == Failure::kCount) return;
+  if (slot >= slots_.size() || !slots_[slot].trackers) return;
+  ++slots_[slot].turn;
+  retry_.push_back(slot);
+}
+
+void SubscriberShard::onTick(int64_t) {
+  if (retry_.empty() || stopped()) return;
+  for (uint32_t slot : retry_) {
+    ++counters().reconnects;
+    queueLaunch(slot);
+  }
+  retry_.clear();
+  launchMore();
+}
+
 void SubscriberShard::onStop() {
+  retry_.clear();
   // Stalled subscribers read what reached them, then take part in the close handshake. A
   // normal receive buffer again first, so the backlog comes in large reads.
   const int bytes = 1 << 20;
@@ -112,6 +188,11 @@ void SubscriberShard::onStop() {
 void SubscriberShard::deliver(uint32_t slot, std::string_view payload, int64_t nowNs) {
   Counters& c = counters();
   Subscriber& s = slots_[slot];
+  if (context().options->reconnect) {
+    uint64_t offset = 0;
+    if (messageOffset(payload, &offset) && offset > s.offset) s.offset = offset;
+  }
+  const uint32_t channel = channelOf(slot);
   size_t pos = 0;
   Marker m;
   bool any = false;
@@ -119,6 +200,10 @@ void SubscriberShard::deliver(uint32_t slot, std::string_view payload, int64_t n
     any = true;
     if (!s.trackers || m.publisher >= publishers_ || m.seq == 0) {
       ++c.malformed;
+      continue;
+    }
+    if (m.channel != channel) {
+      ++c.wrongChannel;
       continue;
     }
     ++c.deliveries;
@@ -152,11 +237,16 @@ void SubscriberShard::deliver(uint32_t slot, std::string_view payload, int64_t n
 
 void SubscriberShard::finish(std::span<const uint64_t> expected) {
   Counters& c = stats().c;
-  for (const Subscriber& s : slots_) {
+  const uint32_t channels = context().options->channels.count();
+  for (uint32_t slot = 0; slot < slots_.size(); ++slot) {
+    const Subscriber& s = slots_[slot];
     if (!s.trackers) continue;
-    for (uint32_t p = 0; p < publishers_ && p < expected.size(); ++p) {
-      c.expected += expected[p];
-      c.lost += s.trackers[p].lostOf(expected[p]);
+    const uint32_t channel = channelOf(slot);
+    for (uint32_t p = 0; p < publishers_; ++p) {
+      const size_t at = size_t{p} * channels + channel;
+      if (at >= expected.size()) break;
+      c.expected += expected[at];
+      c.lost += s.trackers[p].lostOf(expected[at]);
     }
   }
 }

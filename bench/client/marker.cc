@@ -31,6 +31,9 @@ void writeMarker(char* out, const Marker& m) {
   writeDigits(p, kMarkerPublisherDigits, m.publisher);
   p += kMarkerPublisherDigits;
   *p++ = ':';
+  writeDigits(p, kMarkerChannelDigits, m.channel);
+  p += kMarkerChannelDigits;
+  *p++ = ':';
   writeDigits(p, kMarkerSeqDigits, m.seq);
   p += kMarkerSeqDigits;
   *p++ = ':';
@@ -54,16 +57,19 @@ bool findMarker(std::string_view text, size_t* pos, Marker* m, uint64_t* malform
       continue;
     }
     const char* p = text.data() + at + kMarkerPrefix.size();
-    uint64_t publisher, seq, ns;
-    const char* seqAt = p + kMarkerPublisherDigits + 1;
+    uint64_t publisher, channel, seq, ns;
+    const char* channelAt = p + kMarkerPublisherDigits + 1;
+    const char* seqAt = channelAt + kMarkerChannelDigits + 1;
     const char* timeAt = seqAt + kMarkerSeqDigits + 1;
-    if (!readDigits(p, kMarkerPublisherDigits, &publisher) || seqAt[-1] != ':' ||
+    if (!readDigits(p, kMarkerPublisherDigits, &publisher) || channelAt[-1] != ':' ||
+        !readDigits(channelAt, kMarkerChannelDigits, &channel) || seqAt[-1] != ':' ||
         !readDigits(seqAt, kMarkerSeqDigits, &seq) || timeAt[-1] != ':' ||
         !readDigits(timeAt, kMarkerTimeDigits, &ns) || timeAt[kMarkerTimeDigits] != '#') {
       ++*malformed;
       continue;
     }
     m->publisher = static_cast<uint32_t>(publisher);
+    m->channel = static_cast<uint32_t>(channel);
     m->seq = seq;
     m->sentNs = static_cast<int64_t>(ns);
     *pos = at + kMarkerBytes;

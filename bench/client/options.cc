@@ -23,11 +23,21 @@ constexpr int kRingcastApiPort = 8081;
 }
 
 struct RawOptions {
-  std::string url, src, timeout = "5s", size = "64", duration = "10s", hold = "30s";
-  std::string publishUrl, publishWs, settle = "300ms", drainTimeout = "3s", channel;
+  std::vector<std::string> urls, publishUrls, publishTcp;
+  std::string src, timeout = "5s", size = "64", duration = "10s", hold = "30s";
+  std::string publishWs, settle = "300ms", drainTimeout = "3s", channel;
+  uint32_t channels = 1;
   bool quiet = false;
   bool insecure = false;  // the default anyway
 };
+
+// The ringcast presets of --channel.
+constexpr std::string_view kPresetSubscribe = R"({"op":"subscribe","channel":"{channel}"})";
+constexpr std::string_view kPresetResubscribe =
+    R"({"op":"subscribe","channel":"{channel}","since":{"offset":{offset},"epoch":"{epoch}"}})";
+constexpr std::string_view kPresetBodyHttp = R"({"channel":"{channel}","data":"{marker}{pad}"})";
+constexpr std::string_view kPresetBodyTcp = R"("{marker}{pad}")";
+constexpr std::string_view kDefaultBody = "{marker}{pad}";
 
 int64_t durationOrExit(const std::string& name, const std::string& text) {
   auto v = parseDurationMs(text);
@@ -39,10 +49,14 @@ int64_t durationOrExit(const std::string& name, const std::string& text) {
 // defaultConns 0: a mode without a fixed connection count (handshake), so no --conns/--ramp.
 void addCommon(CLI::App* app, Options* o, RawOptions* raw, uint64_t defaultConns) {
   o->conns = defaultConns;
-  app->add_option("--url", raw->url,
+  app->add_option("--url", raw->urls,
                   "WebSocket URL, ws://HOST:PORT/PATH?QUERY or wss:// (TLS; the server's "
-                  "certificate is not verified: the bench measures, it does not authenticate)")
-      ->required();
+                  "certificate is not verified: the bench measures, it does not authenticate); "
+                  "fanout: repeatable or a comma list; "
+                  "the subscribers of each channel are dealt over the URLs round robin, and "
+                  "{channel} is replaced by the subscriber's channel)")
+      ->required()
+      ->delimiter(',');
   if (defaultConns > 0) {
     app->add_option("--conns", o->conns, "connections to open (split over --procs and --threads)")
         ->capture_default_str();
@@ -83,6 +97,82 @@ void addCommon(CLI::App* app, Options* o, RawOptions* raw, uint64_t defaultConns
 
 void addDuration(CLI::App* app, RawOptions* raw, const char* what) {
   app->add_option("--duration", raw->duration, what)->capture_default_str();
+}
+
+// The fanout mode's channels, presets and publish targets (after the common options).
+void parseFanoutTargets(const CLI::App& f, RawOptions& raw, Options* out) {
+  Options& o = *out;
+  std::string error;
+  const bool preset = !raw.channel.empty();
+  if (preset && raw.channel.find_first_of("\"\\{}") != std::string::npos) {
+    usageError("--channel: the name must not contain quotes, backslashes or braces");
+  }
+  o.channels = ChannelSet(preset ? raw.channel : "bench", raw.channels);
+  const int ways = (raw.publishUrls.empty() ? 0 : 1) + (raw.publishWs.empty() ? 0 : 1) +
+                   (raw.publishTcp.empty() ? 0 : 1);
+  if (ways > 1) usageError("fanout takes one of --publish-url, --publish-ws and --publish-tcp");
+  if (!raw.publishTcp.empty()) o.publishVia = PublishVia::kTcp;
+  if (!raw.publishWs.empty()) o.publishVia = PublishVia::kWs;
+  const bool bodyGiven = f.count("--publish-body") > 0;
+  if (preset) {
+    if (f.count("--first-message") == 0) {
+      o.firstMessage = std::string(kPresetSubscribe);
+      if (o.readyMatch.empty()) o.readyMatch = R"("type":"reply")";
+      o.resubscribeMessage = std::string(kPresetResubscribe);
+    }
+    if (!bodyGiven) {
+      if (o.publishVia == PublishVia::kTcp) {
+        // The same data as the HTTP preset's body carries, so that both deliver alike.
+        o.publishBody = std::string(kPresetBodyTcp);
+        const size_t envelope = kPresetBodyHttp.size() - kPresetBodyTcp.size() -
+                                kChannelPlaceholder.size() + o.channels.name(0).size();
+        o.sizeBytes = o.sizeBytes > envelope ? o.sizeBytes - envelope : 0;
+      } else {
+        o.publishBody = std::string(kPresetBodyHttp);
+      }
+    }
+    if (ways == 0) {
+      std::string host =
+          o.url.host.find(':') != std::string::npos ? "[" + o.url.host + "]" : o.url.host;
+      raw.publishUrls.push_back(fmt::format("http://{}:{}/api/publish", host, kRingcastApiPort));
+    }
+  } else if (ways == 0) {
+    usageError("fanout needs one of --publish-url, --publish-ws and --publish-tcp (or --channel)");
+  }
+  for (const std::string& text : raw.publishUrls) {
+    Url u;
+    if (!parseUrl(text, "http", &u, &error)) usageError("--publish-url: " + error);
+    o.publishTargets.push_back(std::move(u));
+  }
+  for (const std::string& text : raw.publishTcp) {
+    Url u;
+    if (text.find("://") != std::string::npos || !parseUrl("tcp://" + text, "tcp", &u, &error)) {
+      usageError(fmt::format("--publish-tcp: '{}' is not HOST:PORT{}", text,
+                             error.empty() ? "" : " (" + error + ")"));
+    }
+    o.publishTargets.push_back(std::move(u));
+  }
+  if (!raw.publishWs.empty()) {
+    if (!parseUrl(raw.publishWs, "ws", &o.publishWs, &error)) usageError("--publish-ws: " + error);
+    o.publishOverWs = true;
+    o.publishTargets.push_back(o.publishWs);
+  }
+  if (o.publishVia == PublishVia::kHttp) o.publishUrl = o.publishTargets.front();
+  if (o.publishVia == PublishVia::kTcp && f.count("--publish-inflight") == 0) {
+    o.publishInflight = 1024;
+  }
+  if (o.stalled >= o.conns) usageError("--stalled must be less than --conns");
+  if (o.publishBody.find("{marker}") == std::string::npos) {
+    usageError("--publish-body must contain {marker}");
+  }
+  if (o.reconnect && o.resubscribeMessage.empty()) {
+    usageError("--reconnect needs the ringcast preset (--channel, without --first-message)");
+  }
+  if (o.reconnect && o.stalled > 0) usageError("--reconnect and --stalled do not go together");
+  if (o.contentType.empty()) {
+    const char c = o.publishBody.empty() ? ' ' : o.publishBody.front();
+    o.contentType = c == '{' || c == '[' ? "application/json" : "text/plain; charset=utf-8";
+  }
 }
 
 }  // namespace
@@ -209,9 +299,11 @@ Options parseOptionsOrExit(int argc, char** argv) {
       "--publish-url http://H:8081/api/publish");
   addCommon(f, &fanout, &rawFanout, 100);
   f->add_option("--channel", rawFanout.channel,
-                "ringcast preset: subscribe to this channel ({\"op\":\"subscribe\",...} as first "
-                "message, ready on its reply) and publish {\"channel\":C,\"data\":\"{marker}"
-                "{pad}\"} to --publish-url (default http://HOST:8081/api/publish)");
+                "the channel name (with --channels: the prefix of the names), and the ringcast "
+                "preset: subscribe to it ({\"op\":\"subscribe\",...} as first message, ready on "
+                "its reply) and publish {\"channel\":C,\"data\":\"{marker}{pad}\"} to "
+                "--publish-url (default http://HOST:8081/api/publish); options given explicitly "
+                "win over the preset");
   f->add_option("--first-message", fanout.firstMessage,
                 "text frame each subscriber sends once open (e.g. a subscribe command)");
   f->add_option("--ready-match", fanout.readyMatch,
@@ -220,13 +312,47 @@ Options parseOptionsOrExit(int argc, char** argv) {
   f->add_option("--settle", rawFanout.settle,
                 "wait this long after every subscriber is ready before publishing")
       ->capture_default_str();
-  f->add_option("--publish-url", rawFanout.publishUrl,
-                "publish by HTTP POST to http://HOST:PORT/PATH over keep-alive connections");
+  f->add_option("--channels", rawFanout.channels,
+                "spread the subscribers over this many channels, round robin (subscriber g joins "
+                "channel g mod K); with K > 1 channel i is named --channel's name followed by i "
+                "in fixed-width decimal (room000..room999). Every publish goes to one channel; "
+                "loss, duplicates and order are checked per channel and publisher")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, kMaxChannels));
+  f->add_option("--zipf", fanout.zipf,
+                "spread publishes over the channels by a Zipf law of exponent S: channel i gets "
+                "a share proportional to 1/(i+1)^S (a few hot rooms); 0 = uniformly at random")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100.0));
+  f->add_option("--seed", fanout.seed,
+                "seed of the channel choice of publishes (the same seed repeats the pattern)")
+      ->capture_default_str();
+  f->add_option("--publish-url", rawFanout.publishUrls,
+                "publish by HTTP POST to http://HOST:PORT/PATH over keep-alive connections; "
+                "repeatable or a comma list: publisher connections are dealt over the URLs "
+                "round robin. {channel} in the path is replaced by the publish's channel")
+      ->delimiter(',');
+  f->add_option("--publish-tcp", rawFanout.publishTcp,
+                "publish with ringcast's TCP protocol (PUB <channel> <n>) to HOST:PORT, "
+                "pipelined, with a PING every quarter of --publish-inflight commands as the "
+                "point where the gateway confirms them; repeatable or a comma list (round robin "
+                "over the publisher connections). The payload is the --publish-body (preset: "
+                "the same data as the HTTP body's)")
+      ->delimiter(',');
+  f->add_flag("--reconnect", fanout.reconnect,
+              "a subscriber that lost its connection reconnects to the next --url of the list "
+              "and resubscribes with since (its last offset and the channel's epoch), so loss "
+              "and duplicates across a node failure or a disconnect are counted end to end; "
+              "needs the ringcast preset (--channel)");
+  f->add_option("--ready-file", fanout.readyFile,
+                "created (with the count of ready subscribers) once every subscriber is ready, "
+                "when publishing starts");
   f->add_option("--publish-ws", rawFanout.publishWs,
                 "publish by sending the body as a text frame over WebSocket connections to this "
                 "ws:// URL");
   f->add_option("--publish-body", fanout.publishBody,
-                "body template: {marker} is replaced by the marker (#rcb:PUB:SEQ:NS#, " +
+                "body template: {channel} is replaced by the publish's channel, {marker} by the "
+                "marker (#rcb:PUB:CHANNEL:SEQ:NS#, " +
                     std::to_string(kMarkerBytes) +
                     " bytes), {pad} by 'x' bytes that bring the body to --size")
       ->capture_default_str();
@@ -240,7 +366,8 @@ Options parseOptionsOrExit(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1u, kMaxPublishers));
   f->add_option("--publish-inflight", fanout.publishInflight,
-                "HTTP requests in flight per publisher connection (pipelined)")
+                "HTTP requests in flight per publisher connection (pipelined); with "
+                "--publish-tcp: commands not yet confirmed by a PONG (default then 1024)")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
   f->add_option("--rate", fanout.ratePerSec,
@@ -282,7 +409,17 @@ Options parseOptionsOrExit(int argc, char** argv) {
   }
 
   std::string error;
-  if (!parseUrl(raw.url, "ws", &o.url, &error)) usageError("--url: " + error);
+  for (const std::string& text : raw.urls) {
+    Url u;
+    if (!parseUrl(text, "ws", &u, &error)) usageError("--url: " + error);
+    o.urls.push_back(std::move(u));
+  }
+  if (o.urls.empty()) usageError("--url is required");
+  if (o.urls.size() > 1 && o.mode != Mode::kFanout) usageError("several --url only in fanout");
+  for (const Url& u : o.urls) {
+    if (u.tls != o.urls.front().tls) usageError("--url: all ws:// or all wss://");
+  }
+  o.url = o.urls.front();
   if (!raw.src.empty() && !parseSourceList(raw.src, &o.sources, &error)) usageError(error);
   o.timeoutMs = durationOrExit("--timeout", raw.timeout);
   if (o.timeoutMs <= 0) usageError("--timeout must be positive");
@@ -313,44 +450,7 @@ Options parseOptionsOrExit(int argc, char** argv) {
     }
   }
 
-  if (o.mode == Mode::kFanout) {
-    if (!raw.channel.empty()) {
-      if (raw.channel.find_first_of("\"\\") != std::string::npos) {
-        usageError("--channel: the name must not contain quotes or backslashes");
-      }
-      if (o.firstMessage.empty()) {
-        o.firstMessage = R"({"op":"subscribe","channel":")" + raw.channel + R"("})";
-      }
-      if (o.readyMatch.empty()) o.readyMatch = R"("type":"reply")";
-      if (o.publishBody == "{marker}{pad}") {
-        o.publishBody = R"({"channel":")" + raw.channel + R"(","data":"{marker}{pad}"})";
-      }
-      if (raw.publishUrl.empty() && raw.publishWs.empty()) {
-        std::string host =
-            o.url.host.find(':') != std::string::npos ? "[" + o.url.host + "]" : o.url.host;
-        raw.publishUrl = fmt::format("http://{}:{}/api/publish", host, kRingcastApiPort);
-      }
-    }
-    if (raw.publishUrl.empty() == raw.publishWs.empty()) {
-      usageError("fanout needs exactly one of --publish-url and --publish-ws (or --channel)");
-    }
-    if (!raw.publishUrl.empty() && !parseUrl(raw.publishUrl, "http", &o.publishUrl, &error)) {
-      usageError("--publish-url: " + error);
-    }
-    if (!raw.publishWs.empty()) {
-      if (!parseUrl(raw.publishWs, "ws", &o.publishWs, &error))
-        usageError("--publish-ws: " + error);
-      o.publishOverWs = true;
-    }
-    if (o.stalled >= o.conns) usageError("--stalled must be less than --conns");
-    if (o.publishBody.find("{marker}") == std::string::npos) {
-      usageError("--publish-body must contain {marker}");
-    }
-    if (o.contentType.empty()) {
-      const char c = o.publishBody.empty() ? ' ' : o.publishBody.front();
-      o.contentType = c == '{' || c == '[' ? "application/json" : "text/plain; charset=utf-8";
-    }
-  }
+  if (o.mode == Mode::kFanout) parseFanoutTargets(*f, raw, &o);
   o.progress = !raw.quiet && ::isatty(STDERR_FILENO) == 1;
   return o;
 }

@@ -7,18 +7,21 @@
 #include <string>
 #include <vector>
 
+#include "bench/client/channels.h"
 #include "bench/client/url.h"
 #include "net/socket_ops.h"
 
 namespace ringcast::bench {
 
 enum class Mode { kEcho, kIdle, kHandshake, kFanout };
+enum class PublishVia : uint8_t { kHttp, kWs, kTcp };
 const char* modeName(Mode mode);
 
 struct Options {
   Mode mode = Mode::kEcho;
   // Every mode.
-  Url url;                                // the WebSocket URL (fanout: subscribe URL)
+  Url url;                                // the WebSocket URL (fanout: the first subscribe URL)
+  std::vector<Url> urls;                  // fanout: every --url, subscribers round robin
   uint64_t conns = 0;                     // connections (fanout: subscribers)
   int procs = 1;                          // worker processes
   int threads = 1;                        // loops per worker process
@@ -44,9 +47,16 @@ struct Options {
   // fanout
   std::string firstMessage;
   std::string readyMatch;
-  Url publishUrl;  // HTTP publisher, or
+  Url publishUrl;  // HTTP publisher (the first --publish-url), or
   Url publishWs;   // WebSocket publisher
   bool publishOverWs = false;
+  PublishVia publishVia = PublishVia::kHttp;
+  std::vector<Url> publishTargets;  // every --publish-url / --publish-ws / --publish-tcp
+  ChannelSet channels;              // --channel / --channels
+  double zipf = 0;                  // 0 = publishes spread uniformly over the channels
+  uint64_t seed = 1;
+  bool reconnect = false;          // a lost subscriber reconnects (next URL) and resubscribes
+  std::string resubscribeMessage;  // with {offset} and {epoch}; ringcast preset
   std::string publishBody = "{marker}{pad}";
   std::string contentType;
   std::vector<std::string> publishHeaders;

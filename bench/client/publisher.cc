@@ -13,32 +13,24 @@
 
 namespace ringcast::bench {
 
-// One HTTP publisher: POSTs pipelined on a keep-alive connection, answers read in order.
-class HttpPublishConnection final : public net::TcpConnection {
+// One HTTP or TCP publisher: requests pipelined on one connection, answers read in order
+// (HTTP responses, or the TCP protocol's PONG and -ERR lines).
+class PublishConnection final : public net::TcpConnection {
  public:
-  HttpPublishConnection(net::EventLoop* loop, int fd, PublisherShard* shard, uint32_t publisher)
-      : TcpConnection(loop, fd), shard_(shard), publisher_(publisher) {}
+  PublishConnection(net::EventLoop* loop, int fd, PublisherShard* shard, uint32_t publisher,
+                    bool tcp)
+      : TcpConnection(loop, fd), shard_(shard), publisher_(publisher), tcp_(tcp) {}
   uint32_t publisher() const { return publisher_; }
 
  private:
   void onData(uint8_t* data, size_t len) override {
     const int64_t nowNs = monotonicNs();
     buffer_.append(reinterpret_cast<const char*>(data), len);
-    while (start_ < buffer_.size()) {
-      ResponseHead head;
+    while (start_ < buffer_.size() && isOpen()) {
       const std::string_view rest = std::string_view(buffer_).substr(start_);
-      const ResponseParser::Result r = parser_.parse(rest, &head, false);
-      if (r.status == ResponseParser::Status::kIncomplete) break;
-      if (r.status == ResponseParser::Status::kError) {
-        end(Failure::kProtocolError, 0);
-        closeNow();
-        return;
-      }
-      start_ += r.consumed;
-      if (r.httpStatus >= 100 && r.httpStatus < 200) continue;  // an interim answer
-      shard_->onAnswer(publisher_, r.httpStatus, nowNs);
-      if (!isOpen()) return;
+      if (tcp_ ? !readLine(rest, nowNs) : !readResponse(rest, nowNs)) break;
     }
+    if (!isOpen()) return;
     // Keep only the unanswered tail (the answers are small; this stays short).
     if (start_ == buffer_.size()) {
       buffer_.clear();
@@ -47,6 +39,37 @@ class HttpPublishConnection final : public net::TcpConnection {
       buffer_.erase(0, start_);
       start_ = 0;
     }
+  }
+  // One HTTP response; false when it is incomplete or broken.
+  bool readResponse(std::string_view rest, int64_t nowNs) {
+    ResponseHead head;
+    const ResponseParser::Result r = parser_.parse(rest, &head, false);
+    if (r.status == ResponseParser::Status::kIncomplete) return false;
+    if (r.status == ResponseParser::Status::kError) return broken();
+    start_ += r.consumed;
+    if (r.httpStatus < 100 || r.httpStatus >= 200)
+      shard_->onAnswer(publisher_, r.httpStatus, nowNs);
+    return true;
+  }
+  // One line of the TCP protocol: PONG or -ERR <reason>.
+  bool readLine(std::string_view rest, int64_t nowNs) {
+    const size_t eol = rest.find("\r\n");
+    if (eol == std::string_view::npos) return rest.size() > kMaxLineBytes ? broken() : false;
+    const std::string_view line = rest.substr(0, eol);
+    start_ += eol + 2;
+    if (line == "PONG") {
+      shard_->onPong(publisher_, nowNs);
+    } else if (line.starts_with("-ERR")) {
+      shard_->onRefused(publisher_);
+    } else {
+      return broken();
+    }
+    return true;
+  }
+  bool broken() {
+    end(Failure::kProtocolError, 0);
+    closeNow();
+    return false;
   }
   void onDeadline(int64_t) override { closeNow(); }
   void onClosed() override {
@@ -57,12 +80,14 @@ class HttpPublishConnection final : public net::TcpConnection {
   void end(Failure f, int32_t detail) {
     if (ended_) return;
     ended_ = true;
-    shard_->onHttpEnded(*this, f, detail);
+    shard_->onConnectionEnded(*this, f, detail);
   }
 
   static constexpr size_t kCompactBytes = 64 * 1024;
+  static constexpr size_t kMaxLineBytes = 1024;
   PublisherShard* const shard_;
   const uint32_t publisher_;
+  const bool tcp_;
   std::string buffer_;  // answers not yet parsed, from start_
   size_t start_ = 0;
   ResponseParser parser_;
@@ -87,51 +112,44 @@ class WsPublishClient final : public WsClient {
 
 }  // namespace
 
-std::string PublisherShard::buildImage(const Options& o, size_t* markerAt) {
-  std::string body = o.publishBody;
-  const size_t m = body.find("{marker}");
-  body.replace(m, 8, std::string(kMarkerBytes, '#'));
-  size_t bodyMarker = m;
-  if (const size_t pad = body.find("{pad}"); pad != std::string::npos) {
-    const size_t without = body.size() - 5;
-    const size_t padBytes = o.sizeBytes > without ? o.sizeBytes - without : 0;
-    body.replace(pad, 5, std::string(padBytes, 'x'));
-    if (pad < m) bodyMarker = m - 5 + padBytes;
-  }
-  if (o.publishOverWs) {
-    *markerAt = bodyMarker;
-    return body;
-  }
-  const Url& u = o.publishUrl;
-  std::string head =
-      fmt::format("POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
-                  u.target, u.hostHeader, o.contentType, body.size());
-  for (const std::string& h : o.publishHeaders) head += h + "\r\n";
-  head += "\r\n";
-  *markerAt = head.size() + bodyMarker;
-  return head + body;
-}
-
 PublisherShard::PublisherShard(net::EventLoop* loop, const WorkerContext* ctx, const Plan& plan)
     : Shard(loop, ctx, plan),
-      overWs_(ctx->options->publishOverWs),
-      image_(buildImage(*ctx->options, &markerAt_)),
-      pool_(static_cast<uint32_t>(overWs_ ? maskedFrameBytes(image_.size()) : image_.size())),
-      pubs_(plan.slots) {
-  for (Pub& p : pubs_) p.sentNs.reset(new int64_t[ctx->options->publishInflight]);
-  if (ctx->options->ratePerSec > 0) setTickUs(1000);
+      via_(ctx->options->publishVia),
+      channelCount_(ctx->options->channels.count()),
+      pubs_(plan.slots),
+      seq_(plan.slots * channelCount_, 0),
+      acked_(plan.slots * channelCount_, 0),
+      picker_(channelCount_, ctx->options->zipf, ctx->options->seed) {
+  const Options& o = *ctx->options;
+  for (const Url& target : o.publishTargets) {
+    images_.emplace_back(o, target);
+    const size_t bytes = images_.back().size();
+    pools_.push_back(std::make_unique<FramePool>(
+        static_cast<uint32_t>(via_ == PublishVia::kWs ? maskedFrameBytes(bytes) : bytes)));
+  }
+  for (uint32_t p = 0; p < pubs_.size(); ++p) {
+    pubs_[p].target = static_cast<uint32_t>(p % o.publishTargets.size());
+    if (via_ == PublishVia::kHttp) {
+      pubs_[p].sentNs.reset(new int64_t[o.publishInflight]);
+      pubs_[p].sentChannel.reset(new uint32_t[o.publishInflight]);
+    }
+  }
+  pingEvery_ = std::max<uint32_t>(1, o.publishInflight / 4);
+  if (o.ratePerSec > 0) setTickUs(1000);
 }
 
 PublisherShard::~PublisherShard() = default;
 
 std::vector<uint64_t> PublisherShard::expected() const {
-  std::vector<uint64_t> out;
-  for (const Pub& p : pubs_) out.push_back(overWs_ ? p.seq : p.acked);
-  return out;
+  return via_ == PublishVia::kHttp ? acked_ : seq_;
+}
+
+const sockets::Address& PublisherShard::addressOf(uint32_t slot) const {
+  return context().options->publishTargets[pubs_[slot].target].address;
 }
 
 void PublisherShard::onDialed(int fd, uint32_t slot, int64_t startNs) {
-  if (overWs_) {
+  if (via_ == PublishVia::kWs) {
     Shard::onDialed(fd, slot, startNs);
     return;
   }
@@ -140,11 +158,12 @@ void PublisherShard::onDialed(int fd, uint32_t slot, int64_t startNs) {
   ++c.opened;
   ++c.openNow;
   liveStats().connect.record(static_cast<uint64_t>(monotonicNs() - startNs));
-  pubs_[slot].conn = new HttpPublishConnection(loop_, fd, this, slot);  // owned by the loop
+  // Owned by the loop.
+  pubs_[slot].conn = new PublishConnection(loop_, fd, this, slot, via_ == PublishVia::kTcp);
   startTransport(pubs_[slot].conn);
 }
 
-void PublisherShard::onHttpEnded(HttpPublishConnection& conn, Failure f, int32_t detail) {
+void PublisherShard::onConnectionEnded(PublishConnection& conn, Failure f, int32_t detail) {
   Pub& p = pubs_[conn.publisher()];
   Counters& c = counters();
   --c.openNow;
@@ -152,6 +171,7 @@ void PublisherShard::onHttpEnded(HttpPublishConnection& conn, Failure f, int32_t
   c.publishUnanswered += p.inflight;
   c.publishInflight -= p.inflight;
   p.inflight = 0;
+  p.pings.clear();
   p.conn = nullptr;
 }
 
@@ -173,13 +193,20 @@ void PublisherShard::onGo() {
   for (uint32_t p = 0; p < pubs_.size(); ++p) fill(p);
 }
 
-void PublisherShard::onStop() {}
+void PublisherShard::onStop() {
+  // TCP: the end-of-run sync point; the coordinator waits for its PONG.
+  if (via_ != PublishVia::kTcp) return;
+  const int64_t nowNs = monotonicNs();
+  for (uint32_t p = 0; p < pubs_.size(); ++p) {
+    if (pubs_[p].unpinged > 0 && pubs_[p].conn != nullptr) sendPing(p, nowNs);
+  }
+}
 
 bool PublisherShard::hasRoom(const Pub& p) const {
   if (p.conn == nullptr || !p.conn->isOpen()) return false;
   const uint64_t limit = context().options->messages;
   if (limit > 0 && stats().c.published >= limit) return false;
-  if (overWs_) return p.conn->queuedBytes() < kWsWindowBytes;
+  if (via_ == PublishVia::kWs) return p.conn->queuedBytes() < kWsWindowBytes;
   return p.inflight < context().options->publishInflight;
 }
 
@@ -205,31 +232,79 @@ void PublisherShard::onTick(int64_t nowNs) {
     budget_.take();
     --allowance;
   }
+  // Paced TCP publishing: confirm what was sent every tick, so nothing waits for a batch.
+  if (via_ == PublishVia::kTcp) {
+    for (uint32_t p = 0; p < pubs_.size(); ++p) {
+      if (pubs_[p].unpinged > 0 && pubs_[p].conn != nullptr) sendPing(p, nowNs);
+    }
+  }
 }
 
 void PublisherShard::publishOne(uint32_t publisher, int64_t nowNs) {
   Pub& p = pubs_[publisher];
-  SharedFrame* f = pool_.take();
+  const PublishImage& image = images_[p.target];
+  const uint32_t channel = picker_.next();
+  SharedFrame* f = pools_[p.target]->take();
   uint8_t* out = f->mutableData();
-  const Marker marker{publisher, ++p.seq, nowNs};
-  if (overWs_) {
+  const Marker marker{publisher, channel, ++seq_[size_t{publisher} * channelCount_ + channel],
+                      nowNs};
+  if (via_ == PublishVia::kWs) {
     const uint32_t key32 = static_cast<uint32_t>(random().next());
     const uint8_t key[4] = {static_cast<uint8_t>(key32 >> 24), static_cast<uint8_t>(key32 >> 16),
                             static_cast<uint8_t>(key32 >> 8), static_cast<uint8_t>(key32)};
-    const size_t header = ws::encodeFrameHeader(out, ws::Opcode::kText, true, image_.size(), key);
-    std::memcpy(out + header, image_.data(), image_.size());
-    writeMarker(reinterpret_cast<char*>(out + header + markerAt_), marker);
-    ws::applyMask(out + header, image_.size(), key, 0);
+    const size_t header = ws::encodeFrameHeader(out, ws::Opcode::kText, true, image.size(), key);
+    char* payload = reinterpret_cast<char*>(out + header);
+    std::memcpy(payload, image.bytes().data(), image.size());
+    image.setChannel(payload, channel);
+    writeMarker(payload + image.markerAt(), marker);
+    ws::applyMask(out + header, image.size(), key, 0);
   } else {
-    std::memcpy(out, image_.data(), image_.size());
-    writeMarker(reinterpret_cast<char*>(out + markerAt_), marker);
-    const uint32_t window = context().options->publishInflight;
-    p.sentNs[(p.head + p.inflight) % window] = nowNs;
+    char* bytes = reinterpret_cast<char*>(out);
+    std::memcpy(bytes, image.bytes().data(), image.size());
+    image.setChannel(bytes, channel);
+    writeMarker(bytes + image.markerAt(), marker);
+    if (via_ == PublishVia::kHttp) {
+      const uint32_t window = context().options->publishInflight;
+      const uint32_t at = (p.head + p.inflight) % window;
+      p.sentNs[at] = nowNs;
+      p.sentChannel[at] = channel;
+    }
     ++p.inflight;
     ++counters().publishInflight;
   }
   p.conn->send(FramePool::share(f));
   ++counters().published;
+  if (via_ == PublishVia::kTcp &&
+      (++p.unpinged >= pingEvery_ || p.inflight >= context().options->publishInflight)) {
+    sendPing(publisher, nowNs);
+  }
+}
+
+void PublisherShard::sendPing(uint32_t publisher, int64_t nowNs) {
+  Pub& p = pubs_[publisher];
+  p.pings.push_back({p.unpinged, nowNs});
+  p.unpinged = 0;
+  p.conn->sendCopy(std::string_view("PING\r\n"));
+}
+
+void PublisherShard::onPong(uint32_t publisher, int64_t nowNs) {
+  Pub& p = pubs_[publisher];
+  Counters& c = counters();
+  if (p.pings.empty()) {
+    ++c.publishErrors;  // an answer to nothing we sent
+    return;
+  }
+  const Pub::Ping ping = p.pings.front();
+  p.pings.pop_front();
+  liveStats().latency.record(static_cast<uint64_t>(nowNs - ping.sentNs));
+  p.inflight -= ping.commands;
+  c.publishInflight -= ping.commands;
+  c.acked += ping.commands;
+  fill(publisher);
+}
+
+void PublisherShard::onRefused(uint32_t) {
+  ++counters().publishErrors;
 }
 
 void PublisherShard::onAnswer(uint32_t publisher, int status, int64_t nowNs) {
@@ -242,11 +317,12 @@ void PublisherShard::onAnswer(uint32_t publisher, int status, int64_t nowNs) {
   }
   const uint32_t window = context().options->publishInflight;
   liveStats().latency.record(static_cast<uint64_t>(nowNs - p.sentNs[p.head]));
+  const uint32_t channel = p.sentChannel[p.head];
   p.head = (p.head + 1) % window;
   --p.inflight;
   --c.publishInflight;
   if (status >= 200 && status < 300) {
-    ++p.acked;
+    ++acked_[size_t{publisher} * channelCount_ + channel];
     ++c.acked;
   } else {
     ++c.publishErrors;

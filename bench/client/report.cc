@@ -100,6 +100,18 @@ void jsonCodes(std::string& out, const char* name, const CodeCounts& cc) {
 
 }  // namespace
 
+const char* publishViaName(PublishVia via) {
+  switch (via) {
+    case PublishVia::kHttp:
+      return "http";
+    case PublishVia::kWs:
+      return "ws";
+    case PublishVia::kTcp:
+      return "tcp";
+  }
+  return "?";
+}
+
 std::string formatLatency(const Histogram& h) {
   if (h.count() == 0) return "no samples";
   std::string out;
@@ -172,16 +184,29 @@ std::string formatReport(const RunReport& r) {
       break;
     case Mode::kFanout: {
       const Counters& p = r.publisher.c;
-      out += fmt::format("subscribers: {} ready\n", c.subscribers);
-      out += fmt::format("published: {} in {:.2f} s = {:.0f}/s by {} publishers{}", p.published,
-                         r.windowSec, rate(p.published, r.windowSec), o.publishConns,
+      out += fmt::format("subscribers: {} ready", c.subscribers);
+      if (o.channels.count() > 1 || o.urls.size() > 1) {
+        out += fmt::format(" over {} channels ({} .. {}) and {} URLs; publishes spread {}",
+                           o.channels.count(), o.channels.name(0),
+                           o.channels.name(o.channels.count() - 1), o.urls.size(),
+                           o.zipf > 0 ? fmt::format("by Zipf s={} (seed {})", o.zipf, o.seed)
+                                      : std::string("uniformly"));
+      }
+      out += "\n";
+      out += fmt::format("published: {} in {:.2f} s = {:.0f} publishes/s by {} publishers via {}{}",
+                         p.published, r.windowSec, rate(p.published, r.windowSec), o.publishConns,
+                         publishViaName(o.publishVia),
                          o.ratePerSec > 0 ? fmt::format(" (target {:.0f}/s)", o.ratePerSec) : "");
-      if (!o.publishOverWs) {
+      if (o.publishVia == PublishVia::kHttp) {
         out +=
             fmt::format("; {} answered 2xx, {} errors{}, {} unanswered\n", p.acked, p.publishErrors,
                         p.publishErrors > 0 ? " (" + codes(p.publishStatus, "HTTP ") + ")" : "",
                         p.publishUnanswered);
         out += fmt::format("publish answer latency: {}\n", formatLatency(r.publisher.latency));
+      } else if (o.publishVia == PublishVia::kTcp) {
+        out += fmt::format("; {} confirmed by PONG, {} refused (-ERR), {} unconfirmed\n", p.acked,
+                           p.publishErrors, p.publishUnanswered + p.publishInflight);
+        out += fmt::format("PING-to-PONG latency: {}\n", formatLatency(r.publisher.latency));
       } else {
         out += "\n";
       }
@@ -190,10 +215,19 @@ std::string formatReport(const RunReport& r) {
           "order {}{}\n",
           c.expected, c.deliveries, c.unique, c.lost, c.duplicates, c.late,
           c.beyondWindow > 0 ? fmt::format(" ({} beyond the check window)", c.beyondWindow) : "");
-      out += fmt::format("delivery rate: {:.0f}/s over {:.2f} s (first publish to last delivery)\n",
-                         rate(c.deliveries, r.deliverySec), r.deliverySec);
+      out += fmt::format(
+          "delivery rate: {:.0f} deliveries/s over {:.2f} s (first publish to last delivery)\n",
+          rate(c.deliveries, r.deliverySec), r.deliverySec);
       out += fmt::format("publish-to-delivery latency: {}\n", formatLatency(r.workers.latency));
       if (c.malformed > 0) out += fmt::format("malformed markers: {}\n", c.malformed);
+      if (c.wrongChannel > 0) {
+        out += fmt::format("MESSAGES OF ANOTHER CHANNEL: {}\n", c.wrongChannel);
+      }
+      if (o.reconnect) {
+        out += fmt::format(
+            "reconnects: {} started, {} resubscribed with since, {} of them recovered:false\n",
+            c.reconnects, c.resubscribed, c.notRecovered);
+      }
       if (o.stalled > 0) {
         out += fmt::format(
             "stalled subscribers (never read until the end): {} of {} subscribed; cut off by "
@@ -282,10 +316,14 @@ std::string formatJson(const RunReport& r) {
           "\"publish_errors\":{},\"publish_unanswered\":{},\"expected\":{},\"delivered\":{},"
           "\"unique\":{},\"lost\":{},\"duplicated\":{},\"out_of_order\":{},\"beyond_window\":{},"
           "\"malformed\":{},\"deliveries_per_sec\":{:.1f},\"delivery_seconds\":{:.3f},"
-          "\"target_rate\":{}",
+          "\"target_rate\":{},\"publishes_per_sec\":{:.1f},\"publish_via\":\"{}\","
+          "\"channels\":{},\"zipf\":{},\"urls\":{},\"wrong_channel\":{},\"reconnects\":{},"
+          "\"resubscribed\":{},\"not_recovered\":{}",
           c.subscribers, o.publishConns, p.published, p.acked, p.publishErrors, p.publishUnanswered,
           c.expected, c.deliveries, c.unique, c.lost, c.duplicates, c.late, c.beyondWindow,
-          c.malformed, rate(c.deliveries, r.deliverySec), r.deliverySec, o.ratePerSec);
+          c.malformed, rate(c.deliveries, r.deliverySec), r.deliverySec, o.ratePerSec,
+          rate(p.published, r.windowSec), publishViaName(o.publishVia), o.channels.count(), o.zipf,
+          o.urls.size(), c.wrongChannel, c.reconnects, c.resubscribed, c.notRecovered);
       jsonCodes(out, "publish_status", p.publishStatus);
       out += fmt::format(
           ",\"stalled\":{{\"requested\":{},\"subscribed\":{},\"cut_off_with_close_frame\":{},"

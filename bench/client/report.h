@@ -16,7 +16,7 @@ struct RunReport {
   const Options* options = nullptr;
   Stats workers;                   // merged over every worker process
   Stats publisher;                 // fanout: the publishers
-  std::vector<uint64_t> expected;  // fanout: per publisher
+  std::vector<uint64_t> expected;  // fanout: per publisher and channel
   double connectSec = 0;           // start -> every connection resolved
   double windowSec = 0;            // the measured window (echo/handshake/fanout run, hold)
   double cpuSec = 0;               // between the CPU readings (fanout: including the drain)
@@ -35,5 +35,6 @@ std::string formatReport(const RunReport& r);
 std::string formatJson(const RunReport& r);
 // Percentile line: "p50 1.20ms  p90 ...  max ..." for a histogram of ns.
 std::string formatLatency(const Histogram& h);
+const char* publishViaName(PublishVia via);  // "http", "ws", "tcp"
 
 }  // namespace ringcast::bench

@@ -121,7 +121,7 @@ bool Shard::snapshot(Counters* out) const {
   return published_;
 }
 
-std::string Shard::upgradeRequest(std::string* key) {
+std::string Shard::upgradeRequest(uint32_t slot, std::string* key) {
   uint8_t raw[16];
   const uint64_t a = random_.next(), b = random_.next();
   for (int i = 0; i < 8; ++i) {
@@ -131,9 +131,7 @@ std::string Shard::upgradeRequest(std::string* key) {
   char encoded[24];
   base64Of16(raw, encoded);
   key->assign(encoded, sizeof encoded);
-  std::string request;
-  request.reserve(ctx_->upgradeHead.size() + 64);
-  request += ctx_->upgradeHead;
+  std::string request = upgradeHeadOf(slot);
   request += "Sec-WebSocket-Key: ";
   request += *key;
   request += "\r\n\r\n";
@@ -151,7 +149,7 @@ void Shard::launchMore() {
     connectBudget_.take();
     --allowance;
     ++stats_.c.attempts;
-    if (int err = dialer_.dial(slot, nowNs); err != 0) {
+    if (int err = dialer_.dial(slot, nowNs, addressOf(slot)); err != 0) {
       --stats_.c.pending;
       countFailure(failureOfErrno(err), err);
       onSlotFree(slot, false, failureOfErrno(err));

@@ -37,7 +37,8 @@ struct WorkerContext {
   const Options* options = nullptr;
   const Url* target = nullptr;  // where the shard connects (--url, or a publish URL)
   int procIndex = 0;
-  std::string upgradeHead;  // the upgrade request up to the Sec-WebSocket-Key field
+  std::string upgradeHead;                // the upgrade request up to the Sec-WebSocket-Key field
+  std::vector<std::string> upgradeHeads;  // the same for each --url (fanout subscribers)
   ws::FrameLimits frameLimits;
   std::shared_ptr<const net::TlsContext> tls;  // set for wss:// and https:// targets
 };
@@ -50,6 +51,7 @@ class Shard : public Dialer::Sink {
     uint32_t concurrency = 1;  // connects + upgrades in progress at once
     size_t firstSource = 0;    // where this loop starts in the --src list
     uint64_t stalled = 0;      // fanout: slots [0, stalled) stop reading once subscribed
+    uint64_t firstGlobal = 0;  // the run-wide number of slot 0 (over every process and loop)
   };
 
   Shard(net::EventLoop* loop, const WorkerContext* ctx, const Plan& plan);
@@ -78,14 +80,20 @@ class Shard : public Dialer::Sink {
   FastRandom& random() { return random_; }
   const WorkerContext& context() const { return *ctx_; }
   bool measuring() const { return measuring_; }
-  // The complete upgrade request with a fresh key, and that key.
-  std::string upgradeRequest(std::string* key);
+  // The complete upgrade request of `slot` with a fresh key, and that key.
+  std::string upgradeRequest(uint32_t slot, std::string* key);
   void clientOpened(WsClient& c, int64_t nowNs);
   // `f` is Failure::kCount for a close by the bench; `detail` is a status, errno or code.
   void clientEnded(WsClient& c, Failure f, int32_t detail, int64_t nowNs);
 
  protected:
   virtual WsClient* createClient(int fd, uint32_t slot, int64_t startNs);
+  // Where `slot` connects, and its upgrade request up to the key; the defaults are the
+  // context's target and head.
+  virtual const sockets::Address& addressOf(uint32_t /*slot*/) const {
+    return ctx_->target->address;
+  }
+  virtual std::string upgradeHeadOf(uint32_t /*slot*/) const { return ctx_->upgradeHead; }
   // A connect completed; the default makes a client (createClient) and starts its upgrade.
   void onDialed(int fd, uint32_t slot, int64_t startNs) override;
   // Puts TLS under a new connection when the target is wss:// or https:// (the handshake

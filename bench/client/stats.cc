@@ -104,6 +104,10 @@ void Counters::merge(const Counters& o) {
   late += o.late;
   beyondWindow += o.beyondWindow;
   malformed += o.malformed;
+  wrongChannel += o.wrongChannel;
+  reconnects += o.reconnects;
+  resubscribed += o.resubscribed;
+  notRecovered += o.notRecovered;
   expected += o.expected;
   lost += o.lost;
   if (o.firstDeliveryNs != 0 && (firstDeliveryNs == 0 || o.firstDeliveryNs < firstDeliveryNs)) {

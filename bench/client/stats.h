@@ -85,9 +85,14 @@ struct Counters {
   uint64_t deliveries = 0;   // markers received
   uint64_t unique = 0;
   uint64_t duplicates = 0;
-  uint64_t late = 0;            // out of order: arrived after a later message
-  uint64_t beyondWindow = 0;    // out of order by more than SeqTracker::kWindow
-  uint64_t malformed = 0;       // "#rcb:" that was not a valid marker, or an unknown publisher
+  uint64_t late = 0;          // out of order: arrived after a later message
+  uint64_t beyondWindow = 0;  // out of order by more than SeqTracker::kWindow
+  uint64_t malformed = 0;     // "#rcb:" that was not a valid marker, or an unknown publisher
+  uint64_t wrongChannel = 0;  // a marker of another channel than the subscriber's
+  // --reconnect: subscribers that lost their connection and came back.
+  uint64_t reconnects = 0;      // reconnect attempts started
+  uint64_t resubscribed = 0;    // resubscribe replies (with since) received
+  uint64_t notRecovered = 0;    // of them with recovered:false (a gap the server could not fill)
   uint64_t expected = 0;        // filled in at the end: sum over subscribers of published
   uint64_t lost = 0;            // filled in at the end
   int64_t firstDeliveryNs = 0;  // CLOCK_MONOTONIC; 0 = none

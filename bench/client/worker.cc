@@ -53,15 +53,28 @@ std::string upgradeHead(const Url& url, const std::vector<std::string>& headers)
   return head;
 }
 
+LoopShare loopShare(const Options& o, int proc, int thread) {
+  const uint64_t procs = static_cast<uint64_t>(o.procs), threads = static_cast<uint64_t>(o.threads);
+  LoopShare share;
+  for (uint64_t k = 0; k <= static_cast<uint64_t>(proc); ++k) {
+    const uint64_t conns = shareOf(o.conns, procs, k), stalled = shareOf(o.stalled, procs, k);
+    for (uint64_t i = 0; i < threads; ++i) {
+      share.slots = shareOf(conns, threads, i);
+      share.stalled = shareOf(stalled, threads, i);
+      if (k == static_cast<uint64_t>(proc) && i == static_cast<uint64_t>(thread)) return share;
+      share.firstGlobal += share.slots;
+    }
+  }
+  return share;
+}
+
 int runWorker(const Options& o, int procIndex, int ctrlFd, int outFd) {
-  const uint64_t procs = static_cast<uint64_t>(o.procs);
-  const uint64_t conns = shareOf(o.conns, procs, static_cast<uint64_t>(procIndex));
-  const uint64_t stalled = shareOf(o.stalled, procs, static_cast<uint64_t>(procIndex));
   WorkerContext ctx;
   ctx.options = &o;
   ctx.target = &o.url;
   ctx.procIndex = procIndex;
   ctx.upgradeHead = upgradeHead(o.url, o.headers);
+  for (const Url& u : o.urls) ctx.upgradeHeads.push_back(upgradeHead(u, o.headers));
   ctx.frameLimits.maxMessageBytes = kMaxMessageBytes;
   if (o.url.tls) ctx.tls = net::TlsContext::insecureClient(o.ktls);
 
@@ -76,9 +89,10 @@ int runWorker(const Options& o, int procIndex, int ctrlFd, int outFd) {
       p.slots = concurrency;
       p.ratePerSec = o.ratePerSec / loopsTotal;
     } else {
-      const uint64_t t = static_cast<uint64_t>(threads), k = static_cast<uint64_t>(i);
-      p.slots = shareOf(conns, t, k);
-      p.stalled = shareOf(stalled, t, k);
+      const LoopShare share = loopShare(o, procIndex, i);
+      p.slots = share.slots;
+      p.stalled = share.stalled;
+      p.firstGlobal = share.firstGlobal;
       p.ratePerSec = o.rampPerSec / loopsTotal;
     }
     p.concurrency = concurrency;

@@ -21,6 +21,16 @@ inline uint64_t shareOf(uint64_t total, uint64_t parts, uint64_t index) {
   return total / parts + (index < total % parts ? 1 : 0);
 }
 
+// The connections of loop `thread` of worker process `proc`: how many, how many of them
+// stalled, and the run-wide number of the first (loops numbered process by process), so
+// that subscriber g of the whole run is the same one whatever --procs and --threads are.
+struct LoopShare {
+  uint64_t firstGlobal = 0;
+  uint64_t slots = 0;
+  uint64_t stalled = 0;
+};
+LoopShare loopShare(const Options& o, int proc, int thread);
+
 // Runs worker `procIndex` of --procs: its share of --conns (and of --stalled). Returns the
 // process exit status.
 int runWorker(const Options& o, int procIndex, int ctrlFd, int outFd);

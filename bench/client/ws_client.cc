@@ -26,7 +26,7 @@ WsClient::WsClient(net::EventLoop* loop, int fd, Shard* shard, uint32_t slot, in
       startNs_(startNs),
       handshake_(std::make_unique<Handshake>()),
       parser_(ws::Role::kClient, &shard->context().frameLimits) {
-  sendCopy(shard->upgradeRequest(&handshake_->key));
+  sendCopy(shard->upgradeRequest(slot, &handshake_->key));
   setDeadline(loop->nowMs() + shard->context().options->timeoutMs);
 }
 

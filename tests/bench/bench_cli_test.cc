@@ -36,13 +36,6 @@ std::string echoUrl(const TestServer& s, const char* path = "/echo") {
   return "ws://127.0.0.1:" + std::to_string(s.port()) + path;
 }
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 TEST(BenchCliTest, HelpExplainsEveryMode) {
   BenchRun top = runBench({"--help"});
   EXPECT_EQ(top.exitCode, 0);

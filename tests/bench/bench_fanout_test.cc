@@ -4,8 +4,6 @@
 // the others a message.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -32,13 +30,6 @@ std::unique_ptr<TestServer> startGateway(std::vector<std::string> extra, bool tl
   auto server = TestServer::start(RINGCAST_BIN, args, &error);
   EXPECT_NE(server, nullptr) << error;
   return server;
-}
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // The part of the JSON report from `key` on, so that a key that also appears earlier

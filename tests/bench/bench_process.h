@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -79,6 +81,14 @@ inline BenchRun runBench(const std::vector<std::string>& args,
       std::chrono::steady_clock::now() - start);
   if (!killed && WIFEXITED(status)) run.exitCode = WEXITSTATUS(status);
   return run;
+}
+
+// The whole of a file (a --json report); empty when it cannot be read.
+inline std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 // The number after "key": in a flat JSON text (first occurrence); -1 when absent.

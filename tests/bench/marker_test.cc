@@ -14,13 +14,14 @@ std::string markerText(const Marker& m) {
 }
 
 TEST(MarkerTest, RoundTripsAnywhereInAFrame) {
-  const Marker m{7, 123456789, 9'876'543'210'123};
+  const Marker m{7, 4321, 123456789, 9'876'543'210'123};
   const std::string frame = R"({"type":"message","data":"x)" + markerText(m) + R"(y"})";
   size_t pos = 0;
   Marker got;
   uint64_t malformed = 0;
   ASSERT_TRUE(findMarker(frame, &pos, &got, &malformed));
   EXPECT_EQ(got.publisher, 7u);
+  EXPECT_EQ(got.channel, 4321u);
   EXPECT_EQ(got.seq, 123456789u);
   EXPECT_EQ(got.sentNs, 9'876'543'210'123);
   EXPECT_FALSE(findMarker(frame, &pos, &got, &malformed));
@@ -28,7 +29,7 @@ TEST(MarkerTest, RoundTripsAnywhereInAFrame) {
 }
 
 TEST(MarkerTest, FindsEveryMarkerOfABatchAndSkipsBrokenOnes) {
-  std::string frame = markerText({0, 1, 5}) + "#rcb:12x" + markerText({1, 2, 6}) + "#rcb:";
+  std::string frame = markerText({0, 0, 1, 5}) + "#rcb:12x" + markerText({1, 9, 2, 6}) + "#rcb:";
   size_t pos = 0;
   Marker got;
   uint64_t malformed = 0;
@@ -36,14 +37,16 @@ TEST(MarkerTest, FindsEveryMarkerOfABatchAndSkipsBrokenOnes) {
   EXPECT_EQ(got.seq, 1u);
   ASSERT_TRUE(findMarker(frame, &pos, &got, &malformed));
   EXPECT_EQ(got.publisher, 1u);
+  EXPECT_EQ(got.channel, 9u);
   EXPECT_EQ(got.seq, 2u);
   EXPECT_FALSE(findMarker(frame, &pos, &got, &malformed));
   EXPECT_EQ(malformed, 2u);
 }
 
 TEST(MarkerTest, HasAFixedSize) {
-  EXPECT_EQ(markerText({0, 0, 0}).size(), markerText({999, 999'999'999'999, INT64_MAX}).size());
-  EXPECT_EQ(markerText({1, 2, 3}).find_first_of("\"\\"), std::string::npos);
+  EXPECT_EQ(markerText({0, 0, 0, 0}).size(),
+            markerText({999, kMaxChannels, 999'999'999'999, INT64_MAX}).size());
+  EXPECT_EQ(markerText({1, 2, 3, 4}).find_first_of("\"\\"), std::string::npos);
 }
 
 }  // namespace

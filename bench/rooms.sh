@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# The chat workload table (many small rooms, high publish rates, lean sessions), measured by
+# ringcast-bench against a ringcast binary, optionally next to a second one for same-run
+# ratios. Every run gets a freshly started server (--threads 1, pinned to SERVER_CPU); the
+# client is pinned to CLIENT_CPU; each scenario runs RUNS times (interleaved with BASELINE
+# when given) and the medians are reported with both sides' CPU.
+#
+# Scenarios:
+#   http10     10 subscribers of one channel, 64 B HTTP publishes as fast as absorbed
+#              (PUBLISH_CONNS connections x PUBLISH_INFLIGHT pipelined)
+#   tcp10      the same through the TCP publish protocol (PUB, pipelined, PING sync)
+#   rooms      ROOMS_SUBS subscribers in ROOMS channels (rooms of 10), HTTP as fast as absorbed,
+#              publishes spread uniformly
+#   roomszipf  the same with --zipf 1 (a few hot rooms)
+#   fanout10k  FANOUT_BIG subscribers of one channel, 1 HTTP publisher, 8 in flight
+#   fanout1k   FANOUT_SMALL subscribers, the same
+#   latency    FANOUT_BIG subscribers at LATENCY_RATE messages/s: publish-to-delivery p50/p99
+#   idle       IDLE_CONNS /ws sessions with one subscription each (rooms of 10) and a trickle of
+#              IDLE_RATE messages/s: server VmRSS before and while held, per connection
+#
+# Usage:
+#   RINGCAST=path/to/ringcast bench/rooms.sh
+#   RINGCAST=build/ringcast BASELINE=/path/to/old/ringcast bench/rooms.sh   # with ratios
+#   RUNS=1 DURATION=2s SCENARIOS="http10 tcp10" bench/rooms.sh               # smoke run
+#
+# Environment (defaults in brackets): RINGCAST [build/ringcast] BASELINE [none]
+#   BENCH [build/bench/ringcast-bench] SCENARIOS [all of the above] RUNS [3] DURATION [5s]
+#   SIZE [64] PUBLISH_CONNS [4] PUBLISH_INFLIGHT [16] ROOMS_SUBS [10000] ROOMS [1000]
+#   FANOUT_BIG [10000] FANOUT_SMALL [1000] LATENCY_RATE [20] LATENCY_DURATION [10s]
+#   IDLE_CONNS [18000] IDLE_RATE [2] SRC [127.0.0.1-127.0.0.4] SERVER_CPU [1] CLIENT_CPU [0]
+#   OUT [build/rooms.md] WORK [a new /tmp/ringcast-rooms.*]
+# Bounded: every client run has a timeout (RUN_TIMEOUT, 120 s); the default set takes about
+# 6 minutes for one binary. It stops only the processes it started, by pid, also on Ctrl-C.
+set -euo pipefail
+
+ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+RINGCAST=${RINGCAST:-build/ringcast}
+BASELINE=${BASELINE:-}
+BENCH=${BENCH:-build/bench/ringcast-bench}
+SCENARIOS=${SCENARIOS:-http10 tcp10 rooms roomszipf fanout10k fanout1k latency idle}
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-5s}
+SIZE=${SIZE:-64}
+PUBLISH_CONNS=${PUBLISH_CONNS:-4}
+PUBLISH_INFLIGHT=${PUBLISH_INFLIGHT:-16}
+ROOMS_SUBS=${ROOMS_SUBS:-10000}
+ROOMS=${ROOMS:-1000}
+FANOUT_BIG=${FANOUT_BIG:-10000}
+FANOUT_SMALL=${FANOUT_SMALL:-1000}
+LATENCY_RATE=${LATENCY_RATE:-20}
+LATENCY_DURATION=${LATENCY_DURATION:-10s}
+IDLE_CONNS=${IDLE_CONNS:-18000}
+IDLE_RATE=${IDLE_RATE:-2}
+SRC=${SRC:-127.0.0.1-127.0.0.4}
+SERVER_CPU=${SERVER_CPU:-1}
+CLIENT_CPU=${CLIENT_CPU:-0}
+OUT=${OUT:-build/rooms.md}
+RUN_TIMEOUT=${RUN_TIMEOUT:-120}
+PYTHON=/usr/bin/python3
+
+die() {
+    printf 'rooms.sh: %s\n' "$*" >&2
+    exit 1
+}
+
+[[ -x $RINGCAST ]] || die "no ringcast binary at $RINGCAST (build it, or set RINGCAST)"
+[[ -z $BASELINE || -x $BASELINE ]] || die "no binary at BASELINE=$BASELINE"
+[[ -x $BENCH ]] || die "no bench client at $BENCH (build it, or set BENCH)"
+[[ -x $PYTHON ]] || die "$PYTHON is needed to read the JSON results"
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number"
+command -v taskset >/dev/null || die "taskset (util-linux) is needed"
+for s in $SCENARIOS; do
+    case $s in
+        http10 | tcp10 | rooms | roomszipf | fanout10k | fanout1k | latency | idle) ;;
+        *) die "unknown scenario '$s'" ;;
+    esac
+done
+
+WORK=${WORK:-$(mktemp -d /tmp/ringcast-rooms.XXXXXX)}
+mkdir -p "$WORK/results" "$(dirname -- "$OUT")"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# ---- processes this script started: stopped by pid, also on exit and Ctrl-C -------------
+
+STARTED=()
+stop_pid() {
+    local pid=$1 i keep=() p
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < 50; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null || true
+    for p in "${STARTED[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
+    STARTED=("${keep[@]}")
+}
+cleanup() {
+    local i
+    for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do stop_pid "${STARTED[i]}"; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# start_server BINARY TAG: sets SRV_PID, SRV_WS, SRV_API, SRV_PUB.
+start_server() {
+    local bin=$1 log=$WORK/$2.server.log i
+    taskset -c "$SERVER_CPU" "$bin" --threads 1 --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
+        --publish-listen 127.0.0.1:0 >"$log" 2>&1 &
+    SRV_PID=$!
+    STARTED+=("$SRV_PID")
+    for ((i = 0; i < 150; i++)); do
+        grep -q '^listen publish ' "$log" 2>/dev/null && break
+        kill -0 "$SRV_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    grep -q '^listen publish ' "$log" || die "$bin did not start; see $log"
+    SRV_WS=$(sed -n 's/^listen ws //p' "$log" | head -n 1)
+    SRV_API=$(sed -n 's/^listen api //p' "$log" | head -n 1)
+    SRV_PUB=$(sed -n 's/^listen publish //p' "$log" | head -n 1)
+}
+
+vmrss_kb() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# run_one SCENARIO BINARY TAG
+run_one() {
+    local scen=$1 bin=$2 tag=$3 client rc=0 i before
+    start_server "$bin" "$tag"
+    local common=(fanout --url "ws://$SRV_WS/ws?user=bench" --channel room --size "$SIZE"
+        --server-pid "$SRV_PID" --json "$WORK/results/$tag.json" --quiet --drain-timeout 10s)
+    local api=--publish-url=http://$SRV_API/api/publish
+    local args
+    case $scen in
+        http10) args=(--conns 10 "$api" --publish-conns "$PUBLISH_CONNS"
+            --publish-inflight "$PUBLISH_INFLIGHT" --duration "$DURATION") ;;
+        tcp10) args=(--conns 10 --publish-tcp "$SRV_PUB" --publish-conns "$PUBLISH_CONNS"
+            --duration "$DURATION") ;;
+        rooms | roomszipf)
+            args=(--conns "$ROOMS_SUBS" --channels "$ROOMS" --src "$SRC" "$api"
+                --publish-conns "$PUBLISH_CONNS" --publish-inflight "$PUBLISH_INFLIGHT"
+                --duration "$DURATION")
+            [[ $scen == roomszipf ]] && args+=(--zipf 1) ;;
+        fanout10k) args=(--conns "$FANOUT_BIG" --src "$SRC" "$api" --duration "$DURATION") ;;
+        fanout1k) args=(--conns "$FANOUT_SMALL" "$api" --duration "$DURATION") ;;
+        latency) args=(--conns "$FANOUT_BIG" --src "$SRC" "$api" --rate "$LATENCY_RATE"
+            --duration "$LATENCY_DURATION") ;;
+        idle) args=(--conns "$IDLE_CONNS" --channels "$((IDLE_CONNS / 10))" --src "$SRC" "$api"
+            --rate "$IDLE_RATE" --duration 6s --ready-file "$WORK/$tag.ready") ;;
+    esac
+    echo "$tag: $BENCH ${common[*]} ${args[*]}" >>"$WORK/commands.txt"
+    sleep 0.3
+    before=$(vmrss_kb "$SRV_PID")
+    taskset -c "$CLIENT_CPU" timeout "$RUN_TIMEOUT" "$BENCH" "${common[@]}" "${args[@]}" \
+        >"$WORK/$tag.client.log" 2>&1 &
+    client=$!
+    STARTED+=("$client")
+    if [[ $scen == idle ]]; then
+        for ((i = 0; i < RUN_TIMEOUT * 10; i++)); do
+            [[ -s $WORK/$tag.ready ]] && break
+            kill -0 "$client" 2>/dev/null || break
+            sleep 0.1
+        done
+        sleep 3 # a few trickled messages reached every room
+        printf '{"rss_before_kb": %s, "rss_held_kb": %s}\n' "$before" "$(vmrss_kb "$SRV_PID")" \
+            >"$WORK/results/$tag.mem"
+    fi
+    wait "$client" || rc=$?
+    stop_pid "$client"
+    [[ $rc == 0 ]] || printf 'rooms.sh: %s: client exit %s (%s)\n' "$tag" "$rc" \
+        "$(tail -n 1 "$WORK/$tag.client.log")" >&2
+    stop_pid "$SRV_PID"
+}
+
+START=$(date +%s)
+for scen in $SCENARIOS; do
+    for ((r = 1; r <= RUNS; r++)); do
+        run_one "$scen" "$RINGCAST" "$scen.new.$r"
+        [[ -n $BASELINE ]] && run_one "$scen" "$BASELINE" "$scen.base.$r"
+        printf '%s run %d done (%ds)\n' "$scen" "$r" "$(($(date +%s) - START))"
+    done
+done
+
+"$PYTHON" - "$WORK" "$OUT" "$SCENARIOS" "$RUNS" "$([[ -n $BASELINE ]] && echo 1 || echo 0)" \
+    "$IDLE_CONNS" "$RINGCAST" "$BASELINE" <<'EOF'
+import json, os, statistics, sys
+work, out, scens, runs, hasbase, idle, newbin, basebin = sys.argv[1:]
+scens, runs, hasbase, idle = scens.split(), int(runs), hasbase == "1", int(idle)
+
+def load(tag):
+    try:
+        j = json.load(open(f"{work}/results/{tag}.json"))
+    except (OSError, ValueError):
+        return None
+    f, cpu = j.get("fanout", {}), j.get("cpu_seconds", {})
+    w = cpu.get("window") or 1
+    m = {"pub": f.get("publishes_per_sec"), "del": f.get("deliveries_per_sec"),
+         "lost": f.get("lost"), "dup": f.get("duplicated"),
+         "scpu": 100 * cpu.get("server_window", 0) / w, "ccpu": 100 * cpu.get("client_window", 0) / w,
+         "p50": j["latency_ms"]["delivery"].get("p50"), "p99": j["latency_ms"]["delivery"].get("p99"),
+         "ok": j.get("ok")}
+    try:
+        mem = json.load(open(f"{work}/results/{tag}.mem"))
+        m["bpc"] = (mem["rss_held_kb"] - mem["rss_before_kb"]) * 1024 / idle
+    except (OSError, ValueError, KeyError):
+        pass
+    return m
+
+def med(side, scen, key):
+    vals = [m[key] for m in (load(f"{scen}.{side}.{r}") for r in range(1, runs + 1))
+            if m and m.get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+def num(v, digits=0):
+    return "-" if v is None else f"{v:,.{digits}f}"
+
+cols = {"http10": [("publishes/s", "pub", 0)], "tcp10": [("publishes/s", "pub", 0)],
+        "rooms": [("publishes/s", "pub", 0), ("deliveries/s", "del", 0)],
+        "roomszipf": [("publishes/s", "pub", 0), ("deliveries/s", "del", 0)],
+        "fanout10k": [("deliveries/s", "del", 0)], "fanout1k": [("deliveries/s", "del", 0)],
+        "latency": [("p50 ms", "p50", 2), ("p99 ms", "p99", 2)],
+        "idle": [("B per connection", "bpc", 0)]}
+names = {"http10": "HTTP publishes, 1 channel of 10", "tcp10": "TCP publishes, 1 channel of 10",
+         "rooms": "1,000 rooms of 10, uniform", "roomszipf": "1,000 rooms of 10, --zipf 1",
+         "fanout10k": "fan-out to 10,000", "fanout1k": "fan-out to 1,000",
+         "latency": "latency at 20 msg/s to 10,000", "idle": f"{idle:,} sessions, RSS"}
+head = "| scenario | metric | " + ("new | baseline | ratio | " if hasbase else "value | ")
+head += "server CPU | client CPU | lost | dup |"
+lines = [f"ringcast: `{newbin}`" + (f", baseline: `{basebin}`" if hasbase else ""),
+         f"medians of {runs}", "", head, "|" + "---|" * (head.count("|") - 1)]
+for s in scens:
+    for label, key, d in cols[s]:
+        row = f"| {names[s]} | {label} | {num(med('new', s, key), d)} | "
+        if hasbase:
+            a, b = med("new", s, key), med("base", s, key)
+            row += f"{num(b, d)} | {('%.2fx' % (a / b)) if a and b else '-'} | "
+        cpu = lambda side, k: num(med(side, s, k))
+        sc = cpu("new", "scpu") + ("/" + cpu("base", "scpu") if hasbase else "")
+        cc = cpu("new", "ccpu") + ("/" + cpu("base", "ccpu") if hasbase else "")
+        row += f"{sc}% | {cc}% | {num(med('new', s, 'lost'))} | {num(med('new', s, 'dup'))} |"
+        lines.append(row)
+text = "\n".join(lines) + "\n"
+open(out, "w").write(text)
+print(text)
+EOF
+echo "results and commands: $WORK (table in $OUT)"
