@@ -25,7 +25,7 @@ std::unique_ptr<TestServer> startGateway() {
   std::string error;
   auto server = TestServer::start(RINGCAST_BIN,
                                   {"--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
-                                   "--publish-listen", "127.0.0.1:0", "--threads", "2"},
+                                   "--publish-listen", "127.0.0.1:0", "--threads", "2", "--dev"},
                                   &error);
   EXPECT_NE(server, nullptr) << error;
   return server;
