@@ -109,9 +109,11 @@ trap 'exit 143' TERM
 
 # start_server BINARY TAG: sets SRV_PID, SRV_WS, SRV_API, SRV_PUB.
 start_server() {
-    local bin=$1 log=$WORK/$2.server.log i
+    local bin=$1 log=$WORK/$2.server.log i dev=()
+    # Binaries that know --dev refuse to start without it (or a JWT secret); older ones lack it.
+    "$bin" --help 2>/dev/null | grep -q -- '--dev' && dev=(--dev)
     taskset -c "$SERVER_CPU" "$bin" --threads 1 --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
-        --publish-listen 127.0.0.1:0 >"$log" 2>&1 &
+        --publish-listen 127.0.0.1:0 "${dev[@]}" >"$log" 2>&1 &
     SRV_PID=$!
     STARTED+=("$SRV_PID")
     for ((i = 0; i < 150; i++)); do
