@@ -181,8 +181,10 @@ const std::vector<FlagRow>& flagTable() {
        .help = "on SIGINT/SIGTERM, wait this long for clients to close before exiting"},
       {.name = "--allowed-origins",
        .field = List{&Flags::allowedOrigins},
-       .help = "browser Origins allowed to connect (default: same host and localhost; * = any)",
-       .whenZero = "(same host, localhost)"},
+       .help = "browser Origins allowed to connect (default: the same server; with --dev also "
+               "localhost; "
+               "* = any)",
+       .whenZero = "(same server)"},
       {.name = "--dev",
        .field = Switch{&Flags::dev},
        .help = "dev mode: clients name themselves with ?user=NAME and may publish anywhere, "

@@ -6,12 +6,14 @@
 #include <chrono>
 #include <cstdio>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "net/socket_ops.h"
 #include "push/demo_assets.h"
+#include "push/origin.h"
 
 namespace ringcast::push {
 namespace {
@@ -19,24 +21,6 @@ namespace {
 // Descriptors kept back from the connection budget: listeners, epoll and eventfds, logs,
 // the spare fd of each acceptor.
 constexpr uint64_t kReservedFds = 64;
-
-// "https://app.example.com:8443" -> "app.example.com"; "[::1]:8080" -> "::1".
-std::string_view hostOf(std::string_view url) {
-  if (size_t scheme = url.find("://"); scheme != std::string_view::npos) {
-    url.remove_prefix(scheme + 3);
-  }
-  if (size_t slash = url.find('/'); slash != std::string_view::npos) url = url.substr(0, slash);
-  if (!url.empty() && url.front() == '[') {
-    size_t close = url.find(']');
-    return close == std::string_view::npos ? url : url.substr(1, close - 1);
-  }
-  if (size_t colon = url.rfind(':'); colon != std::string_view::npos) url = url.substr(0, colon);
-  return url;
-}
-
-bool isLocalHost(std::string_view host) {
-  return host == "localhost" || host == "127.0.0.1" || host == "::1";
-}
 
 }  // namespace
 
@@ -75,12 +59,15 @@ Gateway::Gateway(const Flags& flags) : flags_(flags) {
 Gateway::~Gateway() = default;
 
 bool Gateway::originAllowed(std::string_view origin, std::string_view host) const {
+  std::optional<WebOrigin> parsed = parseOrigin(origin);
   if (flags_.allowedOrigins.empty()) {
-    std::string_view originHost = hostOf(origin);
-    return isLocalHost(originHost) || originHost == hostOf(host);
+    if (!parsed) return false;
+    return sameServer(*parsed, host, tls_ != nullptr) ||
+           (flags_.dev && isLoopbackHost(parsed->host));
   }
   for (const std::string& allowed : flags_.allowedOrigins) {
-    if (allowed == "*" || allowed == origin) return true;
+    if (allowed == "*") return true;
+    if (parsed && parseOrigin(allowed) == parsed) return true;
   }
   return false;
 }

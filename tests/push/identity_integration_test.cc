@@ -150,5 +150,44 @@ TEST(StartupIdentity, AudienceAndIssuerAreRequiredWhenConfigured) {
   }
 }
 
+// The status of an upgrade to /ws?user=u carrying `origin` with Host `host`.
+int upgradeWithOrigin(uint16_t port, const std::string& origin, const std::string& host) {
+  WsClient ws;
+  if (!ws.connect(port)) return -1;
+  HttpResponse r = ws.handshake("/ws?user=u", {{"Origin", origin}, {"Host", host}});
+  return r.complete ? r.status : -1;
+}
+
+TEST(OriginCheck, SameServerByDefaultLocalhostOnlyInDevMode) {
+  Gateway dev;
+  ASSERT_TRUE(startGateway({"--dev"}, &dev));
+  EXPECT_EQ(upgradeWithOrigin(dev.wsPort, "http://localhost:3000", "chat.example"), 101);
+  EXPECT_EQ(upgradeWithOrigin(dev.wsPort, "http://Chat.Example", "chat.example"), 101);
+  EXPECT_EQ(upgradeWithOrigin(dev.wsPort, "http://chat.example:81", "chat.example"), 403);
+  EXPECT_EQ(upgradeWithOrigin(dev.wsPort, "http://evil.example", "chat.example"), 403);
+  EXPECT_EQ(upgradeWithOrigin(dev.wsPort, "null", "chat.example"), 403);
+
+  Gateway tokens;
+  ASSERT_TRUE(startGateway({"--jwt-secret", std::string(kSecret)}, &tokens));
+  const std::string token = push::signToken(R"({"sub":"u"})", kSecret);
+  auto withToken = [&](const std::string& origin) {
+    WsClient ws;
+    if (!ws.connect(tokens.wsPort)) return -1;
+    HttpResponse r =
+        ws.handshake("/ws?token=" + token, {{"Origin", origin}, {"Host", "chat.example"}});
+    return r.complete ? r.status : -1;
+  };
+  EXPECT_EQ(withToken("http://localhost:3000"), 403) << "localhost is not special without --dev";
+  EXPECT_EQ(withToken("http://CHAT.example"), 101);
+  EXPECT_EQ(withToken("http://chat.example:8080"), 403);
+
+  Gateway listed;
+  ASSERT_TRUE(startGateway({"--dev", "--allowed-origins", "https://App.example:8443"}, &listed));
+  EXPECT_EQ(upgradeWithOrigin(listed.wsPort, "https://app.EXAMPLE:8443", "gw.example"), 101);
+  EXPECT_EQ(upgradeWithOrigin(listed.wsPort, "http://app.example:8443", "gw.example"), 403);
+  EXPECT_EQ(upgradeWithOrigin(listed.wsPort, "https://app.example", "gw.example"), 403);
+  EXPECT_EQ(upgradeWithOrigin(listed.wsPort, "http://localhost", "gw.example"), 403);
+}
+
 }  // namespace
 }  // namespace ringcast::test
