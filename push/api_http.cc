@@ -308,6 +308,7 @@ ApiError parseCommandBody(Route route, std::string_view body, ApiCommand* out) {
     case Route::kSend:
       if (raw[kTo].empty()) return badRequest("missing \"to\"");
       e = readMember(kTo, true);
+      dedupeUsers(&out->targets);  // each user once: one frame, one result per user
       break;
     case Route::kDisconnect:
       if (raw[kUser].empty()) return badRequest("missing \"user\"");
@@ -387,8 +388,16 @@ std::string receiptBody(Route route, const ApiCommand& command,
     out = "{\"ok\":true,\"results\":[";
   }
   const bool isSend = route == Route::kSend;
-  for (size_t i = 0; i < command.targets.size() && i < receipts.size(); ++i) {
-    const Receipt& r = receipts[i];
+  // A send has one receipt for all its users (one shared frame), with a count per user.
+  const size_t results = isSend ? command.targets.size() : receipts.size();
+  for (size_t i = 0; i < command.targets.size() && i < results && !receipts.empty(); ++i) {
+    Receipt perUser;
+    if (isSend && receipts[0].ok) {
+      const auto& counts = receipts[0].matchedPerUser;
+      perUser.matched = i < counts.size() ? counts[i] : 0;
+      perUser.online = perUser.matched > 0;
+    }
+    const Receipt& r = !isSend ? receipts[i] : receipts[0].ok ? perUser : receipts[0];
     if (i > 0) out += ',';
     out += '{';
     appendStringField(out, isSend ? "to" : "channel", command.targets[i]);
@@ -830,7 +839,9 @@ void ApiConnection::handleCommand(Pending& slot, Route route, std::string_view p
   slot.route = route;
   const std::string_view data = slot.command.data;
   slot.command.data = {};  // points into the request or `scratch`, which die with this call
-  const size_t sends = route == Route::kBroadcast ? 1 : slot.command.targets.size();
+  // A broadcast is one send, and so is a direct message to any number of users.
+  const size_t sends =
+      route == Route::kBroadcast || route == Route::kSend ? 1 : slot.command.targets.size();
   slot.receipts.resize(sends);
   slot.outstanding = sends;
   // Targets are copied: a receipt that arrives at once must not leave `slot` dangling here.
@@ -847,7 +858,7 @@ void ApiConnection::handleCommand(Pending& slot, Route route, std::string_view p
         hub_->broadcast(data, std::move(done));
         break;
       case Route::kSend:
-        hub_->send(targets[i], data, kApiSender, std::move(done));
+        hub_->send(targets, data, kApiSender, std::move(done));
         break;
       case Route::kDisconnect:
         hub_->disconnect(targets[i], std::move(done));

@@ -126,7 +126,7 @@ void PublishConnection::handleCommand(const TcpCommand& command) {
       hub_->broadcast(data_, std::move(done));
       break;
     case TcpCommand::kSend:
-      hub_->send(command.target, data_, kApiSender, std::move(done));
+      hub_->send({std::string(command.target)}, data_, kApiSender, std::move(done));
       break;
     case TcpCommand::kPing:
       break;

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <charconv>
+#include <unordered_set>
 
 #include "core/json.h"
 #include "ws/utf8.h"
@@ -91,6 +92,22 @@ bool readSince(element value, Since* out, CommandError* err) {
   return true;
 }
 
+}  // namespace
+
+void dedupeUsers(std::vector<std::string>* users) {
+  if (users->size() < 2) return;
+  std::unordered_set<std::string_view> seen;  // views into *users, untouched until the swap
+  seen.reserve(users->size());
+  std::vector<std::string> unique;
+  unique.reserve(users->size());
+  for (const std::string& user : *users) {
+    if (seen.insert(user).second) unique.push_back(user);
+  }
+  if (unique.size() != users->size()) users->swap(unique);
+}
+
+namespace {
+
 bool readRecipients(const element* value, std::vector<std::string>* out, CommandError* err) {
   constexpr std::string_view kShape = "to must be a user name or a list of user names";
   if (value == nullptr) return fail(err, "bad_request", "missing to");
@@ -110,6 +127,7 @@ bool readRecipients(const element* value, std::vector<std::string>* out, Command
     if (!isValidUserName(user)) return fail(err, "bad_request", "invalid user name in to");
     out->emplace_back(user);
   }
+  dedupeUsers(out);
   return true;
 }
 
@@ -288,7 +306,7 @@ void direct(std::string& out, std::string_view from, std::string_view to, int64_
             std::string_view dataJson) {
   out.reserve(out.size() + kFrameOverheadBytes + from.size() + to.size() + dataJson.size());
   appendStringField(out, "{\"type\":\"direct\",\"from\":", from);
-  appendStringField(out, ",\"to\":", to);
+  if (!to.empty()) appendStringField(out, ",\"to\":", to);
   out.append(",\"ts\":");
   appendInt(out, tsMs);
   out.append(",\"data\":");

@@ -49,8 +49,11 @@ struct Command {
   bool hasSince = false;  // subscribe: "since" was given
   Since since;
   std::string data;             // publish, send: raw JSON text of "data", byte for byte
-  std::vector<std::string> to;  // send: the recipients, in the order given
+  std::vector<std::string> to;  // send: the recipients, in the order given, each once
 };
+
+// Removes repeated names, keeping the first of each in order (a send reaches each user once).
+void dedupeUsers(std::vector<std::string>* users);
 
 struct CommandError {
   std::string code;  // bad_json, bad_request, unknown_op, too_large
@@ -110,7 +113,8 @@ void replyError(std::string& out, std::string_view id, std::string_view code,
 void message(std::string& out, std::string_view channel, uint64_t offset, std::string_view from,
              int64_t tsMs, std::string_view dataJson);
 
-// {"type":"direct","from":..,"to":..,"ts":..,"data":..}
+// {"type":"direct","from":..,"to":..,"ts":..,"data":..}; without "to" when `to` is empty (a
+// send to several users shares one frame).
 void direct(std::string& out, std::string_view from, std::string_view to, int64_t tsMs,
             std::string_view dataJson);
 

@@ -74,6 +74,12 @@ void Fanout::finished(Envelope* env) {
     r.queued = env->queued.load(std::memory_order_relaxed);
     r.dropped = env->dropped.load(std::memory_order_relaxed);
     r.online = r.matched > 0;
+    if (env->userMatched) {
+      r.matchedPerUser.resize(env->users.size());
+      for (size_t u = 0; u < env->users.size(); ++u) {
+        r.matchedPerUser[u] = env->userMatched[u].load(std::memory_order_relaxed);
+      }
+    }
     env->done(r);
     delete env;
   });

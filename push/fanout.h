@@ -29,7 +29,7 @@ struct Envelope {
   enum class Kind : uint8_t {
     kChannel,     // subscribers of `key` whose subscription starts before `offset`
     kPresence,    // join/leave: subscribers of `key` that asked for presence events
-    kUser,        // every connection of user `key`
+    kUsers,       // every connection of each of `users` (a direct message)
     kAll,         // every connection (system notice)
     kDisconnect,  // close every connection of user `key` (no frame)
     kLost,        // subscribers of `key` missed messages the history no longer holds: the
@@ -38,6 +38,9 @@ struct Envelope {
   };
   Kind kind = Kind::kChannel;
   std::string key;
+  std::vector<std::string> users;  // kUsers: the recipients, without duplicates
+  // kUsers: sockets matched per recipient, summed over loops (users.size() counters).
+  std::unique_ptr<std::atomic<uint64_t>[]> userMatched;
   uint64_t offset = 0;
   FrameRef frame;
   int64_t publishNs = 0;  // monotonic, for the publish-to-queue latency histogram

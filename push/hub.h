@@ -39,6 +39,8 @@ struct Receipt {
   uint64_t queued = 0;   // of those, sockets that had it queued
   uint64_t dropped = 0;  // of those, sockets skipped by the slow-consumer policy
   bool online = false;   // send/disconnect: the user had at least one connection
+  // send: sockets matched per recipient, in the order of the `users` given to send().
+  std::vector<uint64_t> matchedPerUser;
 };
 using ReceiptFn = std::function<void(const Receipt&)>;
 
@@ -98,9 +100,11 @@ class Hub {
                        ReceiptWait wait, ReceiptFn done) = 0;
   // A system notice to every connection. REQUIRES: loop thread.
   virtual void broadcast(std::string_view dataJson, ReceiptFn done) = 0;
-  // A direct message to every connection of `user`. REQUIRES: loop thread.
-  virtual void send(std::string_view user, std::string_view dataJson, std::string_view from,
-                    ReceiptFn done) = 0;
+  // A direct message to every connection of each of `users`, encoded once: one shared frame
+  // for every recipient (it names the recipient in "to" only when there is one). REQUIRES:
+  // loop thread; `users` not empty and without duplicates (dedupeUsers()).
+  virtual void send(const std::vector<std::string>& users, std::string_view dataJson,
+                    std::string_view from, ReceiptFn done) = 0;
   // Closes every connection of `user` with 1008 "disconnected". REQUIRES: loop thread.
   virtual void disconnect(std::string_view user, ReceiptFn done) = 0;
   // Gathers every loop's counters. REQUIRES: loop thread; done runs on it.

@@ -134,12 +134,15 @@ void MemoryEngine::broadcast(std::string_view dataJson, ReceiptFn done) {
   deliverOrPark(env, true);
 }
 
-void MemoryEngine::send(std::string_view user, std::string_view dataJson, std::string_view from,
-                        ReceiptFn done) {
-  Envelope* env = fanout_->newEnvelope(Envelope::Kind::kUser, user, std::move(done));
+void MemoryEngine::send(const std::vector<std::string>& users, std::string_view dataJson,
+                        std::string_view from, ReceiptFn done) {
+  Envelope* env = fanout_->newEnvelope(Envelope::Kind::kUsers, {}, std::move(done));
+  env->users = users;
+  env->userMatched = std::make_unique<std::atomic<uint64_t>[]>(users.size());
   std::string json;
-  frame::direct(json, from, user, wallMs(), dataJson);
-  env->frame = textFrame(json);
+  frame::direct(json, from, users.size() == 1 ? std::string_view(users[0]) : std::string_view(),
+                wallMs(), dataJson);
+  env->frame = textFrame(json);  // one frame for every recipient
   env->publishNs = monotonicNs();
   deliverOrPark(env, true);
 }

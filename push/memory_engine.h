@@ -39,7 +39,7 @@ class MemoryEngine final : public Engine {
   void publish(std::string_view channel, std::string_view dataJson, std::string_view from,
                ReceiptWait wait, ReceiptFn done) override;
   void broadcast(std::string_view dataJson, ReceiptFn done) override;
-  void send(std::string_view user, std::string_view dataJson, std::string_view from,
+  void send(const std::vector<std::string>& users, std::string_view dataJson, std::string_view from,
             ReceiptFn done) override;
   void disconnect(std::string_view user, ReceiptFn done) override;
   void stats(std::function<void(const Stats&)> done) override { fanout_->stats(std::move(done)); }

@@ -252,7 +252,7 @@ void PushEndpoint::sendDirect(Session& s, const Command& cmd) {
   if (!s.identity().canSend) {
     return replyError(s, cmd.id, "forbidden", "not allowed to send direct messages");
   }
-  for (const std::string& to : cmd.to) engine_->send(to, cmd.data, s.user(), nullptr);
+  engine_->send(cmd.to, cmd.data, s.user(), nullptr);  // one frame for every recipient
   frame::ReplyOk reply;
   reply.id = cmd.id;
   std::string json;

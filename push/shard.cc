@@ -232,12 +232,20 @@ void Shard::deliver(Envelope* env) {
     case Envelope::Kind::kLost:
       deliverToChannel(env, &tally);
       break;
-    case Envelope::Kind::kUser: {
-      auto it = users_.find(env->key);
-      if (it == users_.end()) break;
-      env->frame->acquireMany(static_cast<uint32_t>(it->second.size()));
-      for (Session* s : it->second) queueFrame(s, env, &tally);
-      env->frame->releaseUnused(tally.unused);
+    case Envelope::Kind::kUsers: {
+      uint32_t taken = 0;
+      for (size_t u = 0; u < env->users.size(); ++u) {
+        auto it = users_.find(env->users[u]);
+        if (it == users_.end()) continue;
+        const uint64_t matchedBefore = tally.matched;
+        env->frame->acquireMany(static_cast<uint32_t>(it->second.size()));
+        taken += static_cast<uint32_t>(it->second.size());
+        for (Session* s : it->second) queueFrame(s, env, &tally);
+        if (tally.matched != matchedBefore) {
+          env->userMatched[u].fetch_add(tally.matched - matchedBefore, std::memory_order_relaxed);
+        }
+      }
+      if (taken != 0) env->frame->releaseUnused(tally.unused);
       break;
     }
     case Envelope::Kind::kAll: {

@@ -243,10 +243,12 @@ void WsConnection::onDeadline(int64_t nowMs) {
 }
 
 void WsConnection::sendText(std::string_view payload) {
+  if (phase_ != Phase::kOpen) return;
   send(buildFrame(Opcode::kText, payload));
 }
 
 void WsConnection::sendBinary(std::string_view payload) {
+  if (phase_ != Phase::kOpen) return;
   send(buildFrame(Opcode::kBinary, payload));
 }
 

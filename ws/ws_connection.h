@@ -66,9 +66,13 @@ class WsConnection final : public net::TcpConnection {
   ~WsConnection() override;
 
   // Sends one unfragmented message / an already encoded frame (shared by many sockets).
+  // Once the connection is no longer open (our close frame is queued, or the handshake
+  // ended) these do nothing: no frame ever follows a close frame (RFC 6455 5.5.1).
   void sendText(std::string_view payload);
   void sendBinary(std::string_view payload);
-  void sendFrame(FrameRef frame) { send(std::move(frame)); }
+  void sendFrame(FrameRef frame) {
+    if (phase_ == Phase::kOpen) send(std::move(frame));
+  }
   // Slow-consumer handling: drops every queued frame except one partly written (so the
   // byte stream stays whole) and returns how many messages that lost, not counting
   // `uncounted` (which is reported through *uncountedDropped when given).

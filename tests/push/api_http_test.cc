@@ -244,6 +244,9 @@ TEST(ApiBodies, SendBroadcastAndDisconnect) {
   ASSERT_TRUE(parseCommandBody(Route::kSend, R"({"to":["a","b"],"data":2})", &c).ok());
   EXPECT_TRUE(c.targetList);
   EXPECT_EQ(c.targets.size(), 2u);
+  // Each user once, in the order first named: one frame and one result per user.
+  ASSERT_TRUE(parseCommandBody(Route::kSend, R"({"to":["b","a","b","b","a"],"data":2})", &c).ok());
+  EXPECT_EQ(c.targets, (std::vector<std::string>{"b", "a"}));
   EXPECT_EQ(parseCommandBody(Route::kSend, R"({"to":[],"data":2})", &c).status, 400);
   EXPECT_EQ(parseCommandBody(Route::kSend, R"({"to":"no space","data":2})", &c).status, 400);
   EXPECT_EQ(parseCommandBody(Route::kSend, R"({"data":2})", &c).status, 400);
@@ -321,10 +324,12 @@ TEST(ApiReceipts, ListsAnswerWithResultsInOrder) {
       R"("dropped":0},{"channel":"b","offset":7,"matched":2,"queued":1,"dropped":1}]})");
   EXPECT_EQ(status, 200);
 
+  // A send to a list is one receipt with a count per user.
   Receipt on;
   on.online = true;
   on.matched = 3;
-  EXPECT_EQ(receiptBody(Route::kSend, c, {on, Receipt{}}, &status),
+  on.matchedPerUser = {3, 0};
+  EXPECT_EQ(receiptBody(Route::kSend, c, {on}, &status),
             R"({"ok":true,"results":[{"to":"a","online":true,"matched":3},)"
             R"({"to":"b","online":false,"matched":0}]})");
 
@@ -545,10 +550,11 @@ class ScriptedHub final : public Hub {
   void broadcast(std::string_view dataJson, ReceiptFn done) override {
     calls.push_back({"broadcast", "", std::string(dataJson), "", std::move(done)});
   }
-  void send(std::string_view user, std::string_view dataJson, std::string_view from,
+  void send(const std::vector<std::string>& users, std::string_view dataJson, std::string_view from,
             ReceiptFn done) override {
-    calls.push_back(
-        {"send", std::string(user), std::string(dataJson), std::string(from), std::move(done)});
+    std::string names;
+    for (const std::string& u : users) names += (names.empty() ? "" : ",") + u;
+    calls.push_back({"send", names, std::string(dataJson), std::string(from), std::move(done)});
   }
   void disconnect(std::string_view user, ReceiptFn done) override {
     calls.push_back({"disconnect", std::string(user), "", "", std::move(done)});
