@@ -92,7 +92,8 @@ TEST(ClientProtocolParse, SendToOneOrMany) {
   EXPECT_EQ(c.to, std::vector<std::string>{"bob"});
   EXPECT_EQ(c.data, R"({"text":"psst"})");
   c = parseOk(R"({"op":"send","to":["bob","carol","bob"],"data":1})");
-  EXPECT_EQ(c.to, (std::vector<std::string>{"bob", "carol", "bob"}));
+  // A repeated name counts once (the first place it appears): each user gets one frame.
+  EXPECT_EQ(c.to, (std::vector<std::string>{"bob", "carol"}));
   EXPECT_EQ(c.data, "1");
 }
 
