@@ -844,24 +844,27 @@ void ApiConnection::handleCommand(Pending& slot, Route route, std::string_view p
       route == Route::kBroadcast || route == Route::kSend ? 1 : slot.command.targets.size();
   slot.receipts.resize(sends);
   slot.outstanding = sends;
-  // Targets are copied: a receipt that arrives at once must not leave `slot` dangling here.
-  const std::vector<std::string> targets = slot.command.targets;
   for (size_t i = 0; i < sends; ++i) {
+    // Copied (a short name stays in the string's own bytes): a receipt that arrives at once
+    // may answer and free `slot`.
+    const std::string target = route == Route::kBroadcast ? std::string() : slot.command.targets[i];
     ReceiptFn done = [this, weak = std::weak_ptr<char>(alive_), id, i](const Receipt& r) {
       if (!weak.expired()) onReceipt(id, i, r);
     };
     switch (route) {
       case Route::kPublish:
-        hub_->publish(targets[i], data, kApiSender, ReceiptWait::kDelivered, std::move(done));
+        hub_->publish(target, data, kApiSender, ReceiptWait::kDelivered, std::move(done));
         break;
       case Route::kBroadcast:
         hub_->broadcast(data, std::move(done));
         break;
-      case Route::kSend:
-        hub_->send(targets, data, kApiSender, std::move(done));
+      case Route::kSend: {
+        const std::vector<std::string> recipients = slot.command.targets;  // as `target`
+        hub_->send(recipients, data, kApiSender, std::move(done));
         break;
+      }
       case Route::kDisconnect:
-        hub_->disconnect(targets[i], std::move(done));
+        hub_->disconnect(target, std::move(done));
         break;
       default:
         break;

@@ -66,8 +66,10 @@ void Fanout::finished(Envelope* env) {
     delete env;
     return;
   }
-  // The last loop to deliver hands the receipt back to the loop that asked.
-  loops_[static_cast<size_t>(env->originLoop)]->queueInLoop([env] {
+  // The last loop to deliver hands the receipt back to the loop that asked: at once when it
+  // is that loop (no task, no wake-up), through its task queue otherwise. acq_rel above: the
+  // other loops' tallies, added before their decrements, are visible here.
+  auto answer = [env] {
     Receipt r;
     r.offset = env->offset;
     r.matched = env->matched.load(std::memory_order_relaxed);
@@ -82,7 +84,12 @@ void Fanout::finished(Envelope* env) {
     }
     env->done(r);
     delete env;
-  });
+  };
+  if (tCurrentShard != nullptr && tCurrentShard->index() == env->originLoop) {
+    answer();
+    return;
+  }
+  loops_[static_cast<size_t>(env->originLoop)]->queueInLoop(answer);
 }
 
 void Fanout::stats(std::function<void(const Stats&)> done) {

@@ -85,7 +85,8 @@ class Fanout {
   bool tryDeliver(Envelope* env);
   // Answers env's receipt with an error and frees it (env never entered the ring).
   void fail(Envelope* env, std::string_view code, std::string_view message);
-  // Called by a shard when it has delivered `env`: the last loop completes it.
+  // Called by a shard when it has delivered `env`: the last loop completes it. When that is
+  // the loop that asked, the receipt callback runs inside this call.
   void finished(Envelope* env);
 
   // Gathers every loop's counters. REQUIRES: loop thread; done runs on it.

@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "push/client_protocol.h"
+#include "push/message_frame.h"
 #include "push/shard.h"
 #include "ws/frame_writer.h"
 
@@ -59,6 +60,9 @@ bool MemoryEngine::tryPublish(std::string_view channel, std::string_view dataJso
                               std::string_view from, ReceiptWait wait, ReceiptFn& done) {
   const int64_t nowMs = wallMs();
   uint64_t offset = 0;
+  // Everything of the frame but the offset is written before the lock is taken.
+  MessageFrame& builder = MessageFrame::local();
+  builder.prepare(channel, from, nowMs, dataJson);
   bool in = channels_.withChannel(channel, [&](Channel& ch) {
     if (!flushEventsLocked(ch)) return false;
     // Offset, ring order and history are decided together under the channel's lock.
@@ -66,10 +70,7 @@ bool MemoryEngine::tryPublish(std::string_view channel, std::string_view dataJso
         fanout_->newEnvelope(Envelope::Kind::kChannel, channel,
                              wait == ReceiptWait::kDelivered ? std::move(done) : ReceiptFn());
     env->offset = ch.offset + 1;
-    std::string json;
-    json.reserve(dataJson.size() + channel.size() + from.size() + 96);
-    frame::message(json, channel, env->offset, from, nowMs, dataJson);
-    env->frame = textFrame(json);
+    env->frame = builder.frame(env->offset);
     FrameRef kept = env->frame.share();
     env->publishNs = monotonicNs();
     if (!fanout_->tryDeliver(env)) {

@@ -42,6 +42,23 @@ FrameRef buildFrame(Opcode op, std::string_view payload) {
   return FrameRef(f);
 }
 
+FrameRef buildFrame(Opcode op, std::initializer_list<std::string_view> payloadParts) {
+  size_t payloadBytes = 0;
+  for (std::string_view part : payloadParts) payloadBytes += part.size();
+  const size_t headerBytes = frameHeaderSize(payloadBytes, false);
+  assert(payloadBytes <= UINT32_MAX - kMaxFrameHeaderBytes);
+  SharedFrame* f = SharedFrame::create(static_cast<uint32_t>(headerBytes + payloadBytes));
+  uint8_t* out = f->mutableData();
+  encodeFrameHeader(out, op, true, payloadBytes, nullptr);
+  out += headerBytes;
+  for (std::string_view part : payloadParts) {
+    if (part.empty()) continue;
+    std::memcpy(out, part.data(), part.size());
+    out += part.size();
+  }
+  return FrameRef(f);
+}
+
 FrameRef buildCloseFrame(uint16_t code, std::string_view reason) {
   if (code == kNoStatus) return buildFrame(Opcode::kClose, {});
   constexpr size_t kMaxReasonBytes = kMaxControlPayloadBytes - 2;

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,9 @@ size_t encodeFrameHeader(uint8_t* out, Opcode op, bool fin, uint64_t payloadLen,
 // One unmasked (server) frame with FIN set, header and payload in a single allocation.
 // REQUIRES: payload.size() + kMaxFrameHeaderBytes fits in uint32_t.
 FrameRef buildFrame(Opcode op, std::string_view payload);
+// The same frame with the payload given in pieces, concatenated in order straight into the
+// frame (no intermediate string). REQUIRES: the pieces' total fits like buildFrame's payload.
+FrameRef buildFrame(Opcode op, std::initializer_list<std::string_view> payloadParts);
 
 // A close frame carrying `code` and `reason`, the reason cut on a character boundary so the
 // payload fits the 125-byte control limit. kNoStatus gives an empty close payload.
