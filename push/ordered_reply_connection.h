@@ -42,6 +42,8 @@ class OrderedReplyConnection : public net::TcpConnection {
     pauseReading();
   }
   // Re-runs processInput() over the bytes kept and resumes reading unless a bound holds.
+  // May be called from inside processInput() (an answer that came at once): it then runs
+  // when that pass ends, over everything kept by then.
   void resumeInput();
   // Subclasses drop their answer queue too, after calling this.
   void onClosed() override;
@@ -51,7 +53,14 @@ class OrderedReplyConnection : public net::TcpConnection {
   bool inputHeld_ = false;      // over a bound: reading paused, input_ may hold whole requests
   bool stopParsing_ = false;    // a fatal error, a last request or goAway: read no further
   bool closeWhenIdle_ = false;  // close once every queued answer is written
+  bool feeding_ = false;        // inside a pass over input (feed or replay)
+  bool resumeWanted_ = false;   // resumeInput() was called during that pass
   std::shared_ptr<char> alive_ = std::make_shared<char>(0);  // receipts hold a weak_ptr
+
+ private:
+  // After a pass: replays the kept input while a resume is wanted, then reads again unless
+  // a bound holds.
+  void finishPass();
 };
 
 }  // namespace ringcast::push

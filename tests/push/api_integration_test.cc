@@ -619,6 +619,24 @@ TEST_F(ApiIntegration, TcpPingAfterAThousandPubsComesOnceAllWereAccepted) {
   EXPECT_TRUE(f->silent(Millis{100}));
 }
 
+// More commands in one write than may wait for answers (PublishConnection::
+// kMaxQueuedReplies): input is held and resumed several times within one pass, while
+// answers come back at once; the commands kept at each hold must all be carried out.
+TEST_F(ApiIntegration, TcpPingAfterMoreCommandsThanTheReplyBoundInOneWriteComesOnceAllAreIn) {
+  auto f = feeder();
+  ASSERT_TRUE(f);
+  constexpr int kPubs = 5000;
+  std::string batch;
+  for (int i = 1; i <= kPubs; ++i) batch += command("PUB held", std::to_string(i));
+  batch += "PING\r\n";
+  ASSERT_TRUE(f->send(batch));
+  EXPECT_EQ(f->line(), "PONG");
+  auto channels = api_->getOk("/api/channels");
+  ASSERT_TRUE(channels);
+  EXPECT_TRUE(contains(channels->text(), R"("channel":"held","subscribers":0,"offset":5000})"))
+      << channels->text();
+}
+
 TEST_F(ApiIntegration, TcpStreamOutOfSyncGetsErrThenClose) {
   auto f = feeder();
   ASSERT_TRUE(f);
