@@ -196,13 +196,13 @@ void TcpConnection::handleTlsEvents(uint32_t events) {
   }
   const bool readable = (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
   const bool writable = (events & EPOLLOUT) != 0;
-  if (writable || (readable && tlsWriteWantsRead_)) {
+  if (writable || (readable && tls_->readWantedByWrite)) {
     writeBlocked_ = false;
-    tlsWriteWantsRead_ = false;
+    tls_->readWantedByWrite = false;
     if (!queue_.empty() || tls_->hasPendingWrite() || closeAfterFlush_) flush();
   }
-  if (state_ != State::kClosed && (readable || (writable && tlsReadWantsWrite_))) {
-    tlsReadWantsWrite_ = false;
+  if (state_ != State::kClosed && (readable || (writable && tls_->writeWantedByRead))) {
+    tls_->writeWantedByRead = false;
     handleRead(readable && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
   }
 }
@@ -261,7 +261,7 @@ void TcpConnection::readTls() {
       case TlsSession::Io::kWantRead:
         return;  // the socket is empty and OpenSSL holds no whole record: a new edge comes
       case TlsSession::Io::kWantWrite:
-        tlsReadWantsWrite_ = true;
+        tls_->writeWantedByRead = true;
         return;
       case TlsSession::Io::kEof:
       case TlsSession::Io::kError:
@@ -303,7 +303,7 @@ void TcpConnection::flushTls() {
       finishFlush();
       return;
     case TlsSession::Io::kWantRead:
-      tlsWriteWantsRead_ = true;
+      tls_->readWantedByWrite = true;
       writeBlocked_ = true;
       return;
     case TlsSession::Io::kWantWrite:

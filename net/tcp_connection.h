@@ -133,11 +133,9 @@ class TcpConnection : public Pollable, public TimerNode {
   bool readPaused_ = false;    // back-pressure: not reading until resumeReading()
   bool writeBlocked_ = false;  // the socket buffer was full: wait for the writable edge
   bool closeAfterFlush_ = false;
-  bool urgent_ = false;             // flushed every iteration (setUrgentWrites)
-  bool tlsReadWantsWrite_ = false;  // OpenSSL's read needs the writable edge
-  bool tlsWriteWantsRead_ = false;  // OpenSSL's write needs the readable edge
+  bool urgent_ = false;  // flushed every iteration (setUrgentWrites)
   WriteQueue queue_;
-  std::unique_ptr<TlsSession> tls_;  // null on plain TCP
+  std::unique_ptr<TlsSession> tls_;  // null on plain TCP (8 bytes: the only cost to plain TCP)
 };
 
 }  // namespace ringcast::net

@@ -66,6 +66,12 @@ class TlsSession {
   // "TLSv1.3 TLS_AES_256_GCM_SHA384 alpn=http/1.1 ktls tx=off rx=off", for logs.
   std::string describe() const;
 
+  // Which edge the connection waits for besides the obvious one (TLS 1.2 renegotiation or a
+  // 1.3 KeyUpdate may make a read write, or a write read). Kept here, not in the connection,
+  // so a plain TCP connection does not pay for them.
+  bool writeWantedByRead = false;  // a read returned WANT_WRITE: retry it on the writable edge
+  bool readWantedByWrite = false;  // a write returned WANT_READ: retry it on the readable edge
+
   // Plaintext bytes per TLS record (RFC 8446 5.1): a write larger than this is cut anyway.
   static constexpr size_t kRecordBytes = 16 * 1024;
 
