@@ -48,6 +48,9 @@ struct Flags {
   std::string ktls = "on";                  // kernel TLS where the kernel allows: on or off
   bool echo = false;                        // serve GET /echo
   std::string logLevel = "info";
+  std::vector<std::string> redis;  // HOST:PORT of each Redis instance; empty = one node alone
+  std::string redisPrefix = "rc";  // prefix of every Redis key and pub/sub channel
+  std::string nodeId;              // empty = host name and pid
 };
 
 // Parses a size such as "16MiB". Returns nullopt on anything malformed or overflowing.

@@ -764,7 +764,11 @@ void ApiConnection::handleRequest(const http::Request& request) {
   }
   switch (m.route) {
     case Route::kHealthz:
-      finish(slot, serving ? 200 : 503, kTextType, serving ? "ok" : "draining");
+      if (serving && !hub_->healthy()) {
+        finish(slot, 503, kTextType, "backend down");  // Redis unreachable: publishes refused
+      } else {
+        finish(slot, serving ? 200 : 503, kTextType, serving ? "ok" : "draining");
+      }
       return;
     case Route::kMetrics:
     case Route::kStats: {
@@ -894,7 +898,9 @@ void ApiConnection::onStats(uint64_t id, const Stats& stats) {
   Pending* slot = findSlot(id);
   if (slot == nullptr || slot->ready) return;
   if (slot->route == Route::kMetrics) {
-    finish(*slot, 200, kMetricsType, renderMetrics(stats));
+    std::string text = renderMetrics(stats);
+    hub_->appendMetrics(text);
+    finish(*slot, 200, kMetricsType, text);
   } else {
     finishJson(*slot, 200, renderStatsJson(stats));
   }

@@ -150,7 +150,25 @@ int Gateway::run() {
   MemoryEngineOptions mo;
   mo.historySize = flags_.historySize;
   mo.historyTtlMs = flags_.historyTtlMs;
-  engine_ = std::make_unique<MemoryEngine>(fanout_.get(), mo);
+  if (flags_.redis.empty()) {
+    engine_ = std::make_unique<MemoryEngine>(fanout_.get(), mo);
+  } else {
+    RedisEngineOptions ro;
+    ro.addresses = flags_.redis;
+    ro.prefix = flags_.redisPrefix;
+    ro.nodeId = flags_.nodeId;
+    ro.historySize = flags_.historySize;
+    ro.historyTtlMs = flags_.historyTtlMs;
+    for (const std::string& a : ro.addresses) {
+      sockets::Address parsed;
+      if (!sockets::parseAddress(a, &parsed)) {
+        std::fprintf(stderr, "ringcast: --redis: '%s' is not HOST:PORT (example: 127.0.0.1:6379)\n",
+                     a.c_str());
+        return 2;
+      }
+    }
+    engine_ = std::make_unique<RedisEngine>(fanout_.get(), ro);
+  }
   fanout_->setEngine(engine_.get());
   push_ = std::make_unique<PushEndpoint>(engine_.get(), &pushOptions_);
   wsOptions_.endpoints.emplace_back("/ws", push_.get());

@@ -22,6 +22,7 @@
 #include "push/echo_endpoint.h"
 #include "push/fanout.h"
 #include "push/memory_engine.h"
+#include "push/redis_engine.h"
 #include "push/session.h"
 #include "ws/ws_connection.h"
 

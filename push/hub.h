@@ -119,6 +119,11 @@ class Hub {
   virtual void channels(std::function<void(std::vector<ChannelInfo>)> done) = 0;
   // False while the gateway drains (healthz answers 503).
   virtual bool serving() const = 0;
+  // False while a backend the node needs (Redis) is unreachable: healthz answers 503
+  // "backend down". Safe from any thread.
+  virtual bool healthy() const { return true; }
+  // Appends Prometheus text about the backend to /metrics. Safe from any loop thread.
+  virtual void appendMetrics(std::string& out) const { (void)out; }
 };
 
 }  // namespace ringcast::push

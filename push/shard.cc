@@ -195,14 +195,17 @@ void Shard::deliverToChannel(Envelope* env, Tally* tally) {
   auto it = channels_.find(env->key);
   if (it == channels_.end()) return;
   const Envelope::Kind kind = env->kind;
-  const std::vector<SubEntry>& entries = it->second->entries;
+  std::vector<SubEntry>& entries = it->second->entries;
   // One atomic add for every local reference; the unused ones are given back at the end.
   env->frame->acquireMany(static_cast<uint32_t>(entries.size()));
-  for (const SubEntry& e : entries) {
+  for (SubEntry& e : entries) {
     bool wanted = kind == Envelope::Kind::kChannel    ? env->offset > e.minOffset
                   : kind == Envelope::Kind::kPresence ? e.presence
                                                       : !e.pending;  // kLost
     if (wanted) {
+      // After a loss the channel goes on after env->offset, possibly in a new epoch whose
+      // offsets start again: the subscription's duplicate filter starts there too.
+      if (kind == Envelope::Kind::kLost) e.minOffset = env->offset;
       queueFrame(e.session, env, tally);
     } else {
       if (e.pending && kind == Envelope::Kind::kChannel)

@@ -1,0 +1,561 @@
+#include "push/redis_engine.h"
+
+#include <fmt/format.h>
+
+#include <random>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "push/client_protocol.h"
+#include "push/redis_codec.h"
+#include "push/shard.h"
+#include "ws/frame_writer.h"
+
+namespace ringcast::push {
+namespace {
+
+// Live messages kept for one channel while its gap is read from the stream; past this the
+// channel's subscribers are told they lost messages.
+constexpr size_t kMaxHeldMessages = 65536;
+
+std::string randomEpoch() {
+  std::random_device rd;
+  return fmt::format("{:08x}{:08x}", rd(), rd());
+}
+
+Receipt overloaded() {
+  Receipt r;
+  r.ok = false;
+  r.errorCode = std::string(kOverloadedCode);
+  r.errorMessage = std::string(kOverloadedMessage);
+  return r;
+}
+
+std::string_view str(const redisReply* r) {
+  return r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ||
+                 r->type == REDIS_REPLY_ERROR
+             ? std::string_view(r->str, r->len)
+             : std::string_view();
+}
+
+// The {offset, epoch, ...} array both scripts answer with.
+bool scriptHead(const redisReply* r, uint64_t* offset, std::string* epoch) {
+  if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+      r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_STRING) {
+    return false;
+  }
+  *offset = static_cast<uint64_t>(r->element[0]->integer);
+  *epoch = std::string(str(r->element[1]));
+  return true;
+}
+
+}  // namespace
+
+RedisEngine::RedisEngine(Fanout* fanout, const RedisEngineOptions& options)
+    : fanout_(fanout),
+      options_(options),
+      nodeEpoch_(randomEpoch()),
+      publishSha_(redis::scriptSha1(redis::kPublishScript)),
+      recoverSha_(redis::scriptSha1(redis::kRecoverScript)),
+      local_(fanout, MemoryEngineOptions{0, 0}),
+      loops_(static_cast<size_t>(fanout->loopCount()), nullptr) {}
+
+RedisEngine::~RedisEngine() = default;
+
+void RedisEngine::attachLoop(net::EventLoop& loop) {
+  loops_[static_cast<size_t>(loop.id())] = &loop;
+  if (loop.id() != 0) return;
+  instances_.resize(options_.addresses.size());
+  for (size_t i = 0; i < instances_.size(); ++i) {
+    Instance& in = instances_[i];
+    net::RedisClient::Options o;
+    if (!sockets::parseAddress(options_.addresses[i], &o.address)) {
+      RC_LOG_ERROR("--redis: '{}' is not HOST:PORT", options_.addresses[i]);
+      std::abort();  // validated by the flags check before the loops start
+    }
+    in.commandHandler.engine = in.subscriberHandler.engine = this;
+    in.commandHandler.instance = in.subscriberHandler.instance = i;
+    in.subscriberHandler.subscriber = true;
+    in.command = std::make_unique<net::RedisClient>(&loop, o, &in.commandHandler);
+    in.subscriber = std::make_unique<net::RedisClient>(&loop, o, &in.subscriberHandler);
+    if (i == 0) in.subscriber->subscribe(redis::noticeChannel(options_.prefix));
+    in.command->start();
+    in.subscriber->start();
+  }
+}
+
+RedisEngine::Instance& RedisEngine::instanceFor(std::string_view key) {
+  return instances_[hashKey(key) % instances_.size()];
+}
+
+void RedisEngine::onLoop0(std::function<void()> fn) {
+  loop0()->runInLoop(std::move(fn));
+}
+
+void RedisEngine::updateHealth() {
+  bool all = true;
+  uint64_t up = 0;
+  for (Instance& in : instances_) {
+    all = all && in.command->up() && in.subscriber->up();
+    up += (in.command->up() ? 1 : 0) + (in.subscriber->up() ? 1 : 0);
+  }
+  healthy_.store(all, std::memory_order_relaxed);
+  linksUp_.store(up, std::memory_order_relaxed);
+}
+
+void RedisEngine::LinkHandler::onLinkUp() {
+  engine->updateHealth();
+}
+
+void RedisEngine::LinkHandler::onLinkDown() {
+  engine->reconnects_.fetch_add(1, std::memory_order_relaxed);
+  engine->updateHealth();
+  if (!subscriber) return;
+  // Whatever was published meanwhile is read from the streams once the SUBSCRIBEs are back.
+  for (auto& [name, s] : engine->channels_) {
+    if (&engine->instanceFor(name) == &engine->instances_[instance]) s.confirmed = false;
+  }
+}
+
+void RedisEngine::LinkHandler::onSubscribed(std::string_view pubChannel) {
+  std::string_view channel;
+  if (!redis::channelOfMessageChannel(engine->options_.prefix, pubChannel, &channel)) return;
+  auto it = engine->channels_.find(channel);
+  if (it == engine->channels_.end()) return;
+  ChannelState& s = it->second;
+  s.confirmed = true;
+  auto waiting = std::move(s.waiting);
+  s.waiting.clear();
+  if (s.known) engine->catchUp(it->first);  // the link may have been down: read what it missed
+  for (auto& run : waiting) run();
+}
+
+void RedisEngine::LinkHandler::onMessage(std::string_view pubChannel, std::string_view payload) {
+  std::string_view name;
+  if (redis::channelOfMessageChannel(engine->options_.prefix, pubChannel, &name)) {
+    engine->onChannelMessage(name, payload);
+  } else if (redis::userOfUserChannel(engine->options_.prefix, pubChannel, &name)) {
+    engine->onUserMessage(name, payload);
+  } else if (pubChannel == redis::noticeChannel(engine->options_.prefix)) {
+    engine->onNotice(payload);
+  }
+}
+
+void RedisEngine::evalScript(net::RedisClient& client, bool publish, std::vector<std::string> args,
+                             net::RedisClient::ReplyFn done) {
+  const std::string_view script = publish ? redis::kPublishScript : redis::kRecoverScript;
+  args.insert(args.begin(), {"EVALSHA", publish ? publishSha_ : recoverSha_, "2"});
+  auto retry = [&client, script, args, done = std::move(done)](const redisReply* r) mutable {
+    if (r != nullptr && r->type == REDIS_REPLY_ERROR && str(r).substr(0, 8) == "NOSCRIPT") {
+      // A restarted server forgot the script: EVAL sends it once more (and caches it).
+      args[0] = "EVAL";
+      args[1] = std::string(script);
+      client.command(args, std::move(done));
+      return;
+    }
+    done(r);
+  };
+  client.command(args, std::move(retry));
+}
+
+// --- publishing -------------------------------------------------------------------------
+
+void RedisEngine::publish(std::string_view channel, std::string_view dataJson,
+                          std::string_view from, ReceiptWait, ReceiptFn done) {
+  if (!healthy()) {
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    if (done) done(overloaded());
+    return;
+  }
+  if (Shard* shard = Fanout::currentShard()) ++shard->counters().messagesIn;
+  net::EventLoop* origin = Fanout::currentShard()->loop();
+  std::vector<std::string> args = {redis::metaKey(options_.prefix, channel),
+                                   redis::historyKey(options_.prefix, channel),
+                                   redis::messageChannel(options_.prefix, channel),
+                                   std::string(dataJson),
+                                   std::string(from),
+                                   std::to_string(wallMs()),
+                                   randomEpoch(),
+                                   std::to_string(options_.historySize),
+                                   std::to_string(options_.historyTtlMs)};
+  onLoop0([this, ch = std::string(channel), args = std::move(args), origin,
+           done = std::move(done)]() mutable {
+    Instance& in = instanceFor(ch);
+    const int64_t startUs = monotonicNs() / 1000;
+    evalScript(*in.command, true, std::move(args),
+               [this, origin, startUs, done = std::move(done)](const redisReply* r) mutable {
+                 publishRttUs_.store(monotonicNs() / 1000 - startUs, std::memory_order_relaxed);
+                 Receipt receipt;
+                 if (!scriptHead(r, &receipt.offset, &receipt.epoch)) {
+                   refused_.fetch_add(1, std::memory_order_relaxed);
+                   receipt = overloaded();
+                 }
+                 receipt.counted = false;  // only Redis knows every node's sockets
+                 if (!done) return;
+                 origin->runInLoop([done = std::move(done), receipt] { done(receipt); });
+               });
+  });
+}
+
+void RedisEngine::broadcast(std::string_view dataJson, ReceiptFn done) {
+  if (!healthy()) {
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    if (done) done(overloaded());
+    return;
+  }
+  net::EventLoop* origin = Fanout::currentShard()->loop();
+  std::string payload = redis::encodeNotice(wallMs(), dataJson);
+  onLoop0([this, payload = std::move(payload), origin, done = std::move(done)]() mutable {
+    instances_[0].command->command(
+        {"PUBLISH", redis::noticeChannel(options_.prefix), payload},
+        [this, origin, done = std::move(done)](const redisReply* r) mutable {
+          Receipt receipt =
+              r != nullptr && r->type == REDIS_REPLY_INTEGER ? Receipt{} : overloaded();
+          if (!receipt.ok) refused_.fetch_add(1, std::memory_order_relaxed);
+          receipt.counted = false;
+          if (done) origin->runInLoop([done = std::move(done), receipt] { done(receipt); });
+        });
+  });
+}
+
+void RedisEngine::send(const std::vector<std::string>& users, std::string_view dataJson,
+                       std::string_view from, ReceiptFn done) {
+  if (!healthy()) {
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    if (done) done(overloaded());
+    return;
+  }
+  std::string payload = redis::encodeDirect(wallMs(), from, dataJson);
+  net::EventLoop* origin = Fanout::currentShard()->loop();
+  onLoop0([this, users, payload = std::move(payload), origin, done = std::move(done)]() mutable {
+    // One PUBLISH per user; the receipt when all are answered. matchedPerUser counts the
+    // nodes where the user has a connection (only they subscribe to the user's channel).
+    struct Gather {
+      Receipt receipt;
+      size_t left;
+      ReceiptFn done;
+    };
+    auto g = std::make_shared<Gather>();
+    g->receipt.counted = false;
+    g->receipt.matchedPerUser.assign(users.size(), 0);
+    g->left = users.size();
+    g->done = std::move(done);
+    for (size_t i = 0; i < users.size(); ++i) {
+      instanceFor("u:" + users[i])
+          .command->command({"PUBLISH", redis::userChannel(options_.prefix, users[i]), payload},
+                            [this, g, i, origin](const redisReply* r) {
+                              if (r != nullptr && r->type == REDIS_REPLY_INTEGER) {
+                                g->receipt.matchedPerUser[i] = static_cast<uint64_t>(r->integer);
+                                if (r->integer > 0) g->receipt.online = true;
+                              } else if (g->receipt.ok) {
+                                refused_.fetch_add(1, std::memory_order_relaxed);
+                                g->receipt = overloaded();
+                                g->receipt.counted = false;
+                              }
+                              if (--g->left > 0 || !g->done) return;
+                              origin->runInLoop([g] { g->done(g->receipt); });
+                            });
+    }
+  });
+}
+
+void RedisEngine::disconnect(std::string_view user, ReceiptFn done) {
+  if (!healthy()) {
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    if (done) done(overloaded());
+    return;
+  }
+  net::EventLoop* origin = Fanout::currentShard()->loop();
+  onLoop0([this, u = std::string(user), origin, done = std::move(done)]() mutable {
+    instanceFor("u:" + u).command->command(
+        {"PUBLISH", redis::userChannel(options_.prefix, u), redis::kDisconnectPayload},
+        [origin, done = std::move(done)](const redisReply* r) mutable {
+          Receipt receipt =
+              r != nullptr && r->type == REDIS_REPLY_INTEGER ? Receipt{} : overloaded();
+          receipt.online = receipt.ok && r->integer > 0;
+          receipt.counted = false;
+          if (done) origin->runInLoop([done = std::move(done), receipt] { done(receipt); });
+        });
+  });
+}
+
+// --- interest and recovery --------------------------------------------------------------
+
+void RedisEngine::channelInterest(std::string_view channel, bool interested) {
+  onLoop0([this, ch = std::string(channel), interested] {
+    if (interested) {
+      ChannelState& s = channels_[ch];
+      if (s.interest++ == 0)
+        instanceFor(ch).subscriber->subscribe(redis::messageChannel(options_.prefix, ch));
+      return;
+    }
+    auto it = channels_.find(ch);
+    if (it == channels_.end() || --it->second.interest > 0) return;
+    instanceFor(ch).subscriber->unsubscribe(redis::messageChannel(options_.prefix, ch));
+    auto waiting = std::move(it->second.waiting);
+    channels_.erase(it);
+    for (auto& run : waiting) run();
+  });
+}
+
+void RedisEngine::userChange(std::string_view user, int delta) {
+  local_.userChange(user, delta);
+  onLoop0([this, u = std::string(user), delta] {
+    int& conns = localUsers_[u];
+    const bool was = conns > 0;
+    conns += delta;
+    const bool is = conns > 0;
+    if (!is) localUsers_.erase(u);
+    if (was == is) return;
+    net::RedisClient& sub = *instanceFor("u:" + u).subscriber;
+    if (is) {
+      sub.subscribe(redis::userChannel(options_.prefix, u));
+    } else {
+      sub.unsubscribe(redis::userChannel(options_.prefix, u));
+    }
+  });
+}
+
+void RedisEngine::recover(std::string_view channel, const std::optional<StreamPosition>& since,
+                          RecoveryFn done) {
+  net::EventLoop* origin = Fanout::currentShard()->loop();
+  onLoop0([this, ch = std::string(channel), since, origin, done = std::move(done)]() mutable {
+    auto it = channels_.find(ch);
+    Instance& in = instanceFor(ch);
+    if (it != channels_.end() && !it->second.confirmed && in.subscriber->up()) {
+      // Read the position only once the SUBSCRIBE is in force: nothing falls between.
+      it->second.waiting.push_back([this, ch, since, origin, done = std::move(done)]() mutable {
+        recoverInLoop0(std::move(ch), std::move(since), origin, std::move(done));
+      });
+      return;
+    }
+    recoverInLoop0(std::move(ch), std::move(since), origin, std::move(done));
+  });
+}
+
+void RedisEngine::recoverInLoop0(std::string channel, std::optional<StreamPosition> since,
+                                 net::EventLoop* origin, RecoveryFn done) {
+  std::vector<std::string> args = {redis::metaKey(options_.prefix, channel),
+                                   redis::historyKey(options_.prefix, channel), randomEpoch(),
+                                   since ? std::to_string(since->offset) : std::string(),
+                                   std::to_string(options_.historySize + 1)};
+  evalScript(
+      *instanceFor(channel).command, false, std::move(args),
+      [this, channel, since, origin, done = std::move(done)](const redisReply* r) mutable {
+        Recovery rec;
+        if (!scriptHead(r, &rec.offset, &rec.epoch)) {
+          rec.ok = false;
+          rec.errorCode = std::string(kOverloadedCode);
+          rec.errorMessage = std::string(kOverloadedMessage);
+        } else {
+          auto it = channels_.find(channel);
+          if (it != channels_.end() && !it->second.known) {
+            it->second.known = true;
+            it->second.lastOffset = rec.offset;
+            it->second.epoch = rec.epoch;
+          }
+          if (since && since->epoch == rec.epoch && since->offset <= rec.offset) {
+            uint64_t expect = since->offset + 1;
+            bool contiguous = true;
+            for (size_t i = 2; i < r->elements && contiguous; ++i) {
+              redis::ChannelMessage m;
+              if (!redis::decodeChannelMessage(str(r->element[i]), &m) || m.offset != expect) {
+                contiguous = false;
+                break;
+              }
+              rec.missed.push_back(messageFrame(channel, m.offset, m.tsMs, m.from, m.data));
+              ++expect;
+            }
+            rec.recovered = contiguous && expect == rec.offset + 1;
+            if (!rec.recovered) rec.missed.clear();
+          }
+        }
+        // Shared: a queued task must be copyable, and the frames are not.
+        auto shared = std::make_shared<Recovery>(std::move(rec));
+        origin->runInLoop([done = std::move(done), shared] { done(std::move(*shared)); });
+      });
+}
+
+// --- what arrives from Redis ------------------------------------------------------------
+
+FrameRef RedisEngine::messageFrame(std::string_view channel, uint64_t offset, int64_t tsMs,
+                                   std::string_view from, std::string_view data) {
+  std::string json;
+  json.reserve(data.size() + channel.size() + from.size() + 96);
+  frame::message(json, channel, offset, from, tsMs, data);
+  return ws::buildFrame(ws::Opcode::kText, json);
+}
+
+void RedisEngine::onChannelMessage(std::string_view channel, std::string_view payload) {
+  auto it = channels_.find(channel);
+  if (it == channels_.end()) return;  // unsubscribed meanwhile
+  redis::ChannelMessage m;
+  if (!redis::decodeChannelMessage(payload, &m)) {
+    RC_LOG_WARN("redis: malformed message on {}", channel);
+    return;
+  }
+  acceptLive(it->second, it->first,
+             Held{m.offset, std::string(m.epoch),
+                  messageFrame(channel, m.offset, m.tsMs, m.from, m.data)});
+}
+
+void RedisEngine::acceptLive(ChannelState& s, const std::string& channel, Held m) {
+  if (s.catchingUp) {
+    if (s.held.size() >= kMaxHeldMessages) return;  // catchUp() tells them (offset skip)
+    s.held.push_back(std::move(m));
+    return;
+  }
+  if (!s.known) {
+    s.known = true;
+    s.lastOffset = m.offset - 1;
+    s.epoch = m.epoch;
+  }
+  if (m.epoch != s.epoch) {
+    // The channel's history was lost in Redis: offsets start again in a new epoch.
+    gapsFound_.fetch_add(1, std::memory_order_relaxed);
+    gapsLost_.fetch_add(1, std::memory_order_relaxed);
+    s.epoch = m.epoch;
+    s.lastOffset = m.offset - 1;
+    deliverLost(channel, s.lastOffset, s.epoch);
+  }
+  if (m.offset <= s.lastOffset) return;  // already handed over (a catch-up read it)
+  if (m.offset > s.lastOffset + 1) {
+    gapsFound_.fetch_add(1, std::memory_order_relaxed);
+    s.held.push_back(std::move(m));
+    catchUp(channel);
+    return;
+  }
+  s.lastOffset = m.offset;
+  Envelope* env = fanout_->newEnvelope(Envelope::Kind::kChannel, channel, nullptr);
+  env->offset = m.offset;
+  env->frame = std::move(m.frame);
+  env->publishNs = monotonicNs();
+  deliverInOrder(env);
+}
+
+void RedisEngine::catchUp(const std::string& channel) {
+  auto it = channels_.find(channel);
+  if (it == channels_.end() || it->second.catchingUp) return;
+  ChannelState& s = it->second;
+  s.catchingUp = true;
+  std::vector<std::string> args = {
+      redis::metaKey(options_.prefix, channel), redis::historyKey(options_.prefix, channel),
+      randomEpoch(), std::to_string(s.lastOffset), std::to_string(options_.historySize + 1)};
+  evalScript(*instanceFor(channel).command, false, std::move(args),
+             [this, channel](const redisReply* r) {
+               auto it = channels_.find(channel);
+               if (it == channels_.end()) return;
+               ChannelState& s = it->second;
+               s.catchingUp = false;
+               uint64_t offset = 0;
+               std::string epoch;
+               if (!scriptHead(r, &offset, &epoch)) return;  // link lost: again when it is back
+               bool filled = epoch == s.epoch && offset >= s.lastOffset;
+               std::vector<Held> read;
+               uint64_t expect = s.lastOffset + 1;
+               for (size_t i = 2; filled && i < r->elements; ++i) {
+                 redis::ChannelMessage m;
+                 if (!redis::decodeChannelMessage(str(r->element[i]), &m) || m.offset != expect) {
+                   filled = false;
+                   break;
+                 }
+                 read.push_back(Held{m.offset, std::string(m.epoch),
+                                     messageFrame(channel, m.offset, m.tsMs, m.from, m.data)});
+                 ++expect;
+               }
+               filled = filled && expect == offset + 1;
+               if (filled) {
+                 if (!read.empty()) gapsFilled_.fetch_add(1, std::memory_order_relaxed);
+                 for (Held& h : read) {
+                   s.lastOffset = h.offset;
+                   Envelope* env = fanout_->newEnvelope(Envelope::Kind::kChannel, channel, nullptr);
+                   env->offset = h.offset;
+                   env->frame = std::move(h.frame);
+                   env->publishNs = monotonicNs();
+                   deliverInOrder(env);
+                 }
+               } else {
+                 gapsLost_.fetch_add(1, std::memory_order_relaxed);
+                 s.epoch = epoch;
+                 s.lastOffset = offset;
+                 deliverLost(channel, offset, epoch);
+               }
+               auto held = std::move(s.held);
+               s.held.clear();
+               for (Held& h : held) {
+                 auto again = channels_.find(channel);
+                 if (again == channels_.end()) return;
+                 acceptLive(again->second, channel, std::move(h));
+               }
+             });
+}
+
+void RedisEngine::deliverLost(std::string_view channel, uint64_t offset, std::string_view epoch) {
+  Envelope* env = fanout_->newEnvelope(Envelope::Kind::kLost, channel, nullptr);
+  env->offset = offset;
+  std::string json;
+  frame::lost(json, channel, offset, epoch);
+  env->frame = ws::buildFrame(ws::Opcode::kText, json);
+  env->publishNs = monotonicNs();
+  deliverInOrder(env);
+}
+
+void RedisEngine::onUserMessage(std::string_view user, std::string_view payload) {
+  redis::UserMessage m;
+  if (!redis::decodeUserMessage(payload, &m)) return;
+  Envelope* env = nullptr;
+  if (m.disconnect) {
+    env = fanout_->newEnvelope(Envelope::Kind::kDisconnect, user, nullptr);
+  } else {
+    env = fanout_->newEnvelope(Envelope::Kind::kUsers, {}, nullptr);
+    env->users = {std::string(user)};
+    env->userMatched = std::make_unique<std::atomic<uint64_t>[]>(1);
+    std::string json;
+    frame::direct(json, m.from, user, m.tsMs, m.data);
+    env->frame = ws::buildFrame(ws::Opcode::kText, json);
+  }
+  env->publishNs = monotonicNs();
+  deliverInOrder(env);
+}
+
+void RedisEngine::onNotice(std::string_view payload) {
+  redis::Notice n;
+  if (!redis::decodeNotice(payload, &n)) return;
+  Envelope* env = fanout_->newEnvelope(Envelope::Kind::kAll, {}, nullptr);
+  std::string json;
+  frame::notice(json, n.tsMs, n.data);
+  env->frame = ws::buildFrame(ws::Opcode::kText, json);
+  env->publishNs = monotonicNs();
+  deliverInOrder(env);
+}
+
+void RedisEngine::deliverInOrder(Envelope* env) {
+  Shard* shard = &fanout_->shard(0);
+  // What came from Redis was accepted by the cluster: past the park bound it parks again
+  // rather than being dropped. TODO(order): a re-parked envelope goes behind later ones.
+  shard->runOrPark([this, env] { return fanout_->tryDeliver(env); },
+                   [this, env] { deliverInOrder(env); });
+}
+
+void RedisEngine::appendMetrics(std::string& out) const {
+  auto line = [&out](std::string_view name, std::string_view help, auto value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{} {}\n", name, help, name, name, value);
+  };
+  line("ringcast_redis_up", "1 while every Redis link is up", healthy() ? 1 : 0);
+  line("ringcast_redis_links_up", "Redis links (command and subscriber) up",
+       linksUp_.load(std::memory_order_relaxed));
+  line("ringcast_redis_link_losses_total", "Redis links lost (each reconnects with back-off)",
+       reconnects_.load(std::memory_order_relaxed));
+  line("ringcast_redis_publish_rtt_seconds", "round trip of the last publish script",
+       static_cast<double>(publishRttUs_.load(std::memory_order_relaxed)) / 1e6);
+  line("ringcast_redis_refused_total", "sends refused with overloaded: Redis unreachable",
+       refused_.load(std::memory_order_relaxed));
+  line("ringcast_redis_gaps_found_total", "offset skips or epoch changes seen from Redis",
+       gapsFound_.load(std::memory_order_relaxed));
+  line("ringcast_redis_gaps_filled_total", "gaps filled from the channel's stream",
+       gapsFilled_.load(std::memory_order_relaxed));
+  line("ringcast_redis_gaps_lost_total", "gaps the stream no longer held (subscribers told)",
+       gapsLost_.load(std::memory_order_relaxed));
+}
+
+}  // namespace ringcast::push

@@ -1,0 +1,165 @@
+// RedisEngine: the Engine of a node joined to others through Redis (--redis). Offsets,
+// epochs and history live in Redis (push/redis_codec.h has the keys and scripts); each
+// publish is one Lua script run (EVALSHA) that assigns the offset, appends to the channel's
+// capped stream and PUBLISHes the message to the nodes. A node SUBSCRIBEs to a channel while
+// one of its loops has a subscriber, to a user's channel while the user has a connection on
+// it, and to the notice channel always. What arrives is decoded once, encoded once into the
+// WebSocket frame and handed to the local fan-out, exactly like a local publish.
+//
+// Channels (and users) are spread over the Redis instances by xxHash of their name; each
+// instance has one command link and one subscriber link (net/redis_client.h), both on loop
+// 0. Calls from other loops hop to loop 0 through its task queue and their answers hop back.
+//
+// Gaps: per channel the node remembers the last offset it handed to the fan-out; a message
+// that skips offsets, an epoch change, or a subscriber link that came back makes it read the
+// missing messages from the stream (XRANGE) before going on; when the stream no longer holds
+// them, the channel's subscribers get a server-initiated recovery:false frame (Envelope::kLost).
+//
+// Faults: while any link is down healthy() is false and publishes, notices and direct sends
+// are refused at once with "overloaded" (counted); clients stay connected, the links
+// reconnect with back-off and resubscribe, and the catch-up above runs for every channel.
+//
+// Presence, user lists and channel lists are this node's own (the local MemoryEngine part):
+// TODO(cluster presence): keep them in Redis with expiry refreshed by live nodes.
+//
+// Thread safety: the Engine methods are safe from any loop thread; everything else runs on
+// loop 0.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/hash.h"
+#include "net/redis_client.h"
+#include "push/engine.h"
+#include "push/fanout.h"
+#include "push/memory_engine.h"
+
+namespace ringcast::push {
+
+struct RedisEngineOptions {
+  std::vector<std::string> addresses;  // HOST:PORT of each Redis instance
+  std::string prefix = "rc";
+  std::string nodeId;
+  size_t historySize = 100;
+  int64_t historyTtlMs = 0;
+};
+
+class RedisEngine final : public Engine {
+ public:
+  RedisEngine(Fanout* fanout, const RedisEngineOptions& options);
+  ~RedisEngine() override;
+
+  // Hub
+  void publish(std::string_view channel, std::string_view dataJson, std::string_view from,
+               ReceiptWait wait, ReceiptFn done) override;
+  void broadcast(std::string_view dataJson, ReceiptFn done) override;
+  void send(const std::vector<std::string>& users, std::string_view dataJson, std::string_view from,
+            ReceiptFn done) override;
+  void disconnect(std::string_view user, ReceiptFn done) override;
+  void stats(std::function<void(const Stats&)> done) override { fanout_->stats(std::move(done)); }
+  void presence(std::string_view channel,
+                std::function<void(std::vector<PresenceEntry>)> done) override {
+    local_.presence(channel, std::move(done));
+  }
+  void users(std::function<void(std::vector<UserInfo>)> done) override {
+    local_.users(std::move(done));
+  }
+  void channels(std::function<void(std::vector<ChannelInfo>)> done) override {
+    local_.channels(std::move(done));
+  }
+
+  // Engine
+  void attachLoop(net::EventLoop& loop) override;
+  std::string nodeEpoch() const override { return nodeEpoch_; }
+  void channelInterest(std::string_view channel, bool interested) override;
+  void recover(std::string_view channel, const std::optional<StreamPosition>& since,
+               RecoveryFn done) override;
+  void presenceChange(std::string_view channel, std::string_view user, std::string_view name,
+                      int delta) override {
+    local_.presenceChange(channel, user, name, delta);
+  }
+  void userChange(std::string_view user, int delta) override;
+  bool healthy() const override { return healthy_.load(std::memory_order_relaxed); }
+  void appendMetrics(std::string& out) const override;
+
+ private:
+  struct Instance;
+  struct LinkHandler final : net::RedisClient::Handler {
+    RedisEngine* engine = nullptr;
+    size_t instance = 0;
+    bool subscriber = false;
+    void onLinkUp() override;
+    void onLinkDown() override;
+    void onMessage(std::string_view channel, std::string_view payload) override;
+    void onSubscribed(std::string_view channel) override;
+  };
+  struct Instance {
+    LinkHandler commandHandler, subscriberHandler;
+    std::unique_ptr<net::RedisClient> command, subscriber;
+  };
+  struct Held {
+    uint64_t offset;
+    std::string epoch;
+    FrameRef frame;
+  };
+  // Loop 0's view of one channel this node wants.
+  struct ChannelState {
+    int interest = 0;         // loops with a subscriber
+    bool confirmed = false;   // the SUBSCRIBE is in force on the current link
+    bool known = false;       // lastOffset/epoch hold a position
+    uint64_t lastOffset = 0;  // last offset handed to the fan-out
+    std::string epoch;
+    bool catchingUp = false;
+    std::deque<Held> held;                       // live messages waiting for a catch-up
+    std::vector<std::function<void()>> waiting;  // recoveries waiting for the SUBSCRIBE
+  };
+
+  Instance& instanceFor(std::string_view key);
+  net::EventLoop* loop0() const { return loops_[0]; }
+  // Runs fn on loop 0 (now when already there).
+  void onLoop0(std::function<void()> fn);
+  void updateHealth();
+  // Runs script on the channel's instance; a NOSCRIPT answer is retried once with EVAL.
+  void evalScript(net::RedisClient& client, bool publish, std::vector<std::string> args,
+                  net::RedisClient::ReplyFn done);
+  void recoverInLoop0(std::string channel, std::optional<StreamPosition> since,
+                      net::EventLoop* origin, RecoveryFn done);
+  void onChannelMessage(std::string_view channel, std::string_view payload);
+  void onUserMessage(std::string_view user, std::string_view payload);
+  void onNotice(std::string_view payload);
+  void acceptLive(ChannelState& s, const std::string& channel, Held m);
+  void catchUp(const std::string& channel);
+  void deliverLost(std::string_view channel, uint64_t offset, std::string_view epoch);
+  // Hands an envelope to the fan-out in order; never drops it (re-parks past the bound).
+  void deliverInOrder(Envelope* env);
+  static FrameRef messageFrame(std::string_view channel, uint64_t offset, int64_t tsMs,
+                               std::string_view from, std::string_view data);
+
+  Fanout* const fanout_;
+  const RedisEngineOptions options_;
+  const std::string nodeEpoch_;
+  const std::string publishSha_, recoverSha_;
+  MemoryEngine local_;  // this node's presence, users and channel list
+  std::vector<net::EventLoop*> loops_;
+  std::vector<Instance> instances_;  // loop 0 only
+  std::unordered_map<std::string, ChannelState, StringHash, std::equal_to<>> channels_;  // loop 0
+  std::unordered_map<std::string, int, StringHash, std::equal_to<>> localUsers_;         // loop 0
+
+  std::atomic<bool> healthy_{false};
+  // Counters written on loop 0 (or with fetch_add from any loop), read by appendMetrics.
+  std::atomic<uint64_t> refused_{0};
+  std::atomic<uint64_t> gapsFound_{0};
+  std::atomic<uint64_t> gapsFilled_{0};
+  std::atomic<uint64_t> gapsLost_{0};
+  std::atomic<uint64_t> reconnects_{0};
+  std::atomic<int64_t> publishRttUs_{0};
+  std::atomic<uint64_t> linksUp_{0};
+};
+
+}  // namespace ringcast::push
