@@ -47,6 +47,9 @@ struct Flags {
   bool apiTls = false;                      // the HTTP API listener speaks TLS too
   std::string ktls = "on";                  // kernel TLS where the kernel allows: on or off
   bool echo = false;                        // serve GET /echo
+  std::string compression = "on";          // accept permessage-deflate offers: on or off
+  uint64_t compressionMinBytes = 256;       // messages shorter than this go uncompressed
+  int compressionLevel = 1;                 // zlib level of the once-per-message compression
   std::string logLevel = "info";
   std::vector<std::string> redis;  // HOST:PORT of each Redis instance; empty = one node alone
   std::string redisPrefix = "rc";  // prefix of every Redis key and pub/sub channel

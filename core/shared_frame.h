@@ -5,6 +5,12 @@
 // Thread safety: create() and the bytes are written by one thread before the frame is
 // published; afterwards the bytes are read-only and acquire()/release() are safe from any
 // thread. FrameRef is the RAII handle (move-only, like unique_ptr for one reference).
+//
+// Twin: a frame may carry a second encoding of the same message (the permessage-deflate
+// frame), built at most once, lazily, by the first thread that wants it: claimTwin() lets
+// exactly one caller build; until it publishes, the others see no twin and send this frame
+// (an uncompressed frame is valid on every connection), so nobody waits. The twin is owned
+// by this frame and freed with it.
 #pragma once
 
 #include <atomic>
@@ -41,9 +47,28 @@ class SharedFrame {
   // made before other threads dropped their references.
   void release() {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      if (SharedFrame* t = twin()) t->release();
       this->~SharedFrame();
       std::free(this);
     }
+  }
+
+  // The published twin, or nullptr (none built yet, being built, or none possible). The
+  // pointer is borrowed: it lives as long as this frame. acquire: pairs with publishTwin.
+  SharedFrame* twin() const {
+    SharedFrame* t = twin_.load(std::memory_order_acquire);
+    return t == kBuilding() || t == kNoTwin() ? nullptr : t;
+  }
+  // True for exactly one caller over the frame's life: that caller must publishTwin().
+  bool claimTwin() {
+    if (twin_.load(std::memory_order_relaxed) != nullptr) return false;
+    SharedFrame* expected = nullptr;
+    return twin_.compare_exchange_strong(expected, kBuilding(), std::memory_order_relaxed);
+  }
+  // Publishes the claimed twin (adopting its reference), or nullptr: "send the plain frame".
+  // release: the twin's bytes are written before another thread can see the pointer.
+  void publishTwin(SharedFrame* twin) {
+    twin_.store(twin ? twin : kNoTwin(), std::memory_order_release);
   }
 
   const uint8_t* data() const { return bytes_; }
@@ -54,9 +79,14 @@ class SharedFrame {
 
  private:
   explicit SharedFrame(uint32_t size) : size_(size) {}
+  // Sentinel values of twin_ (never valid frame addresses).
+  static SharedFrame* kBuilding() { return reinterpret_cast<SharedFrame*>(uintptr_t{1}); }
+  static SharedFrame* kNoTwin() { return reinterpret_cast<SharedFrame*>(uintptr_t{2}); }
+
   std::atomic<uint32_t> refs_{1};
   uint32_t size_;
-  uint8_t bytes_[];  // flexible array member (GNU extension in C++)
+  std::atomic<SharedFrame*> twin_{nullptr};  // nullptr, kBuilding, kNoTwin or the twin
+  uint8_t bytes_[];                          // flexible array member (GNU extension in C++)
 };
 
 // Owns one reference to a SharedFrame.

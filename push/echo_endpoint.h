@@ -1,6 +1,6 @@
 // EchoEndpoint: GET /echo (with --echo) sends every text or binary message back as it came,
-// as one frame. It exists to test and measure the WebSocket layer and the reactor alone.
-// Stateless: one instance serves every loop.
+// as one frame (compressed when the connection negotiated permessage-deflate). It exists to test
+// and measure the WebSocket layer and the reactor alone. Stateless: one instance serves every loop.
 #pragma once
 
 #include "ws/frame_writer.h"
@@ -11,7 +11,7 @@ namespace ringcast::push {
 class EchoEndpoint final : public ws::WsEndpoint {
  public:
   void onMessage(ws::WsConnection& conn, ws::Opcode op, std::string_view payload) override {
-    conn.sendFrame(ws::buildFrame(op, payload));
+    conn.sendMessage(ws::buildFrame(op, payload));
   }
 };
 

@@ -34,6 +34,9 @@ Gateway::Gateway(const Flags& flags) : flags_(flags) {
   wsOptions_.pongTimeoutMs = flags_.pongTimeoutMs;
   wsOptions_.idleTimeoutMs = flags_.idleTimeoutMs;
   wsOptions_.closeTimeoutMs = flags_.closeTimeoutMs;
+  wsOptions_.handshake.perMessageDeflate = flags_.compression == "on";
+  wsOptions_.compressionMinBytes = flags_.compressionMinBytes;
+  wsOptions_.compressionLevel = flags_.compressionLevel;
   wsOptions_.handshake.originAllowed = [this](std::string_view origin, std::string_view host) {
     return originAllowed(origin, host);
   };

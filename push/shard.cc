@@ -312,7 +312,7 @@ void Shard::queueFrame(Session* s, Envelope* env, Tally* tally) {
     s->lastDroppedNotice = ws::buildFrame(ws::Opcode::kText, notice);
     conn->sendFrame(s->lastDroppedNotice.share());
   }
-  conn->sendFrame(FrameRef(env->frame.get()));  // adopts one of the references taken above
+  conn->sendMessage(FrameRef(env->frame.get()));  // adopts a reference taken above
   ++tally->queued;
   ++counters_.messagesOut;
   counters_.bytesOut += size;

@@ -1,11 +1,21 @@
 // FrameParser: incremental RFC 6455 frame parser, a pure function of bytes. It takes any
 // slice of the stream (every split of the input gives the same sink calls), unmasks payload
 // in place, reassembles fragmented messages, validates text as UTF-8 as it arrives and
-// enforces every rule of RFC 6455 section 5 with the close code to send back.
+// enforces every rule of RFC 6455 section 5 with the close code to send back. With
+// permessage-deflate negotiated (enablePerMessageDeflate) it also inflates messages whose
+// first frame has RSV1 (RFC 7692 6.1), as their frames arrive, against the same bound.
 //
 // Owned by one connection and used by its loop thread only. An idle parser owns no heap
 // memory; it buffers only a message split across frames or slices (bounded by
 // FrameLimits::maxMessageBytes) and a control frame split across slices (<= 125 bytes).
+// A compressed message is inflated straight into the message buffer: its compressed bytes
+// are never buffered, and its Inflater (~40 KiB) exists from its first frame to its end,
+// since the server always negotiates client_no_context_takeover (ws/permessage_deflate.h).
+//
+// Close codes of the extension: RSV1 without the extension, on a control frame or on a
+// continuation frame is 1002 (RFC 7692 6.1); invalid deflate data is 1007 (the payload is
+// not consistent with the message, RFC 6455 7.4.1); an inflated message past
+// maxMessageBytes is 1009, detected after at most 16 KiB of output past the bound.
 //
 // Sink contract (a template parameter, no virtual calls; views are borrowed and valid only
 // during the call; each bool callback returns false to stop consume() at once):
@@ -25,6 +35,7 @@
 #include <string_view>
 
 #include "ws/close_code.h"
+#include "ws/deflate.h"
 #include "ws/mask.h"
 #include "ws/utf8.h"
 
@@ -49,6 +60,13 @@ struct FrameLimits {
 // RFC 6455 5.5: control frames carry at most 125 payload bytes.
 constexpr size_t kMaxControlPayloadBytes = 125;
 
+// The compressed bytes of one message may pass maxMessageBytes by this much (1/64 plus a
+// little): incompressible data grows by 5 bytes per 16 KiB stored block, so a message that
+// inflates to exactly the limit must still be accepted.
+constexpr uint64_t compressedMessageLimit(uint64_t maxMessageBytes) {
+  return maxMessageBytes + maxMessageBytes / 64 + 1024;
+}
+
 class FrameParser {
  public:
   // REQUIRES: `limits` outlives the parser.
@@ -64,6 +82,9 @@ class FrameParser {
   // parser consumes nothing.
   template <class Sink>
   size_t consume(uint8_t* data, size_t len, Sink& sink);
+
+  // RSV1 marks a compressed message from now on (after the handshake negotiated it).
+  void enablePerMessageDeflate() { deflate_ = true; }
 
   bool failed() const { return state_ == State::kFailed; }
   bool closed() const { return state_ == State::kClosed; }
@@ -112,6 +133,8 @@ class FrameParser {
   template <class Sink>
   bool deliverClose(std::string_view payload, Sink& sink);
   template <class Sink>
+  bool inflateInto(const uint8_t* p, size_t n, Sink& sink);
+  template <class Sink>
   bool fail(Sink& sink, CloseCode code, std::string_view reason);
   void releaseBuffers();
 
@@ -120,6 +143,7 @@ class FrameParser {
   uint64_t remaining_ = 0;
   std::unique_ptr<ControlBuffer> control_;  // only while a control frame is split
   std::string message_;                     // only while a data message is split
+  std::unique_ptr<Inflater> inflater_;      // only while a compressed message is open
   uint8_t maskKey_[4] = {};
   uint8_t b0_ = 0;           // FIN | RSV1-3 | opcode of the current frame
   uint8_t b1_ = 0;           // MASK | 7-bit length of the current frame
@@ -128,6 +152,9 @@ class FrameParser {
   State state_ = State::kHeader;
   Role role_;
   Opcode messageOp_ = Opcode::kContinuation;  // kText/kBinary while a message is open
+  bool deflate_ = false;                      // permessage-deflate negotiated
+  bool compressed_ = false;                   // the open message had RSV1
+  uint32_t compressedBytes_ = 0;              // of the open compressed message so far
   Utf8Validator utf8_;                        // across the frames of a text message
 };
 
@@ -207,8 +234,13 @@ bool FrameParser::readHeader(uint8_t* data, size_t len, size_t& pos, Sink& sink)
 // The rules that the first two header bytes decide.
 template <class Sink>
 bool FrameParser::checkFirstBytes(uint8_t b0, uint8_t b1, Sink& sink) {
-  if (b0 & 0x70) return fail(sink, kProtocolError, "reserved bits set");
+  if (b0 & 0x30) return fail(sink, kProtocolError, "reserved bits set");
   const uint8_t op = b0 & 0x0F;
+  if (b0 & 0x40) {
+    if (!deflate_) return fail(sink, kProtocolError, "RSV1 without permessage-deflate");
+    if (op >= 8) return fail(sink, kProtocolError, "RSV1 on a control frame");
+    if (op == 0) return fail(sink, kProtocolError, "RSV1 on a continuation frame");
+  }
   if ((op > 2 && op < 8) || op > 10) return fail(sink, kProtocolError, "reserved opcode");
   if (bool(b1 & 0x80) != (role_ == Role::kServer)) {
     return fail(sink, kProtocolError,
@@ -236,13 +268,20 @@ bool FrameParser::startPayload(uint8_t* data, size_t len, size_t& pos, Sink& sin
       return fail(sink, kProtocolError, "control frame too long");
     }
   } else {
-    // Checked on the declared length, before any of the payload is buffered.
-    if (remaining_ > limits_->maxMessageBytes - message_.size()) {
-      return fail(sink, kMessageTooBig, "message too big");
-    }
     if (op != Opcode::kContinuation) {
       messageOp_ = op;
       utf8_.reset();
+      compressed_ = b0_ & 0x40;
+      compressedBytes_ = 0;
+    }
+    // Checked on the declared length, before any of the payload is buffered.
+    if (compressed_) {
+      if (remaining_ > compressedMessageLimit(limits_->maxMessageBytes) - compressedBytes_) {
+        return fail(sink, kMessageTooBig, "compressed message too big");
+      }
+      compressedBytes_ += static_cast<uint32_t>(remaining_);
+    } else if (remaining_ > limits_->maxMessageBytes - message_.size()) {
+      return fail(sink, kMessageTooBig, "message too big");
     }
   }
   state_ = State::kPayload;
@@ -256,6 +295,10 @@ bool FrameParser::startPayload(uint8_t* data, size_t len, size_t& pos, Sink& sin
     remaining_ = 0;
     if (masked()) applyMask(p, n, maskKey_, 0);
     if (isControl(op)) return deliverControl(asView(p, n), sink);
+    if (compressed_) {
+      if (!inflateInto(p, n, sink)) return false;
+      return endDataFrame(sink);
+    }
     if (op == Opcode::kText) utf8_.feed(p, n);
     return deliverMessage(asView(p, n), sink);
   }
@@ -280,10 +323,14 @@ bool FrameParser::readPayload(uint8_t* data, size_t len, size_t& pos, Sink& sink
     if (remaining_ > 0) return true;
     return deliverControl(asView(control_->bytes, control_->size), sink);
   }
-  if (messageOp_ == Opcode::kText && !utf8_.feed(p, n)) {
-    return fail(sink, kInvalidPayload, "invalid UTF-8 in text message");
+  if (compressed_) {
+    if (!inflateInto(p, n, sink)) return false;
+  } else {
+    if (messageOp_ == Opcode::kText && !utf8_.feed(p, n)) {
+      return fail(sink, kInvalidPayload, "invalid UTF-8 in text message");
+    }
+    message_.append(reinterpret_cast<const char*>(p), n);
   }
-  message_.append(reinterpret_cast<const char*>(p), n);
   if (remaining_ > 0) return true;
   return endDataFrame(sink);
 }
@@ -292,7 +339,31 @@ template <class Sink>
 bool FrameParser::endDataFrame(Sink& sink) {
   state_ = State::kHeader;
   if (!fin()) return true;
+  if (compressed_) {
+    if (!inflateInto(nullptr, 0, sink)) return false;  // the message's end: kDeflateTail
+    inflater_.reset();  // client_no_context_takeover: the next message starts afresh
+    compressed_ = false;
+  }
   return deliverMessage(message_, sink);
+}
+
+// Inflates p[0, n) of the open compressed message into message_ (p == nullptr: its end),
+// validating text as it comes out.
+template <class Sink>
+bool FrameParser::inflateInto(const uint8_t* p, size_t n, Sink& sink) {
+  if (!inflater_) inflater_ = std::make_unique<Inflater>();
+  const size_t before = message_.size();
+  const size_t maxOut = static_cast<size_t>(limits_->maxMessageBytes);
+  const Inflater::Result r =
+      p ? inflater_->feed(p, n, &message_, maxOut) : inflater_->finish(&message_, maxOut);
+  if (r == Inflater::Result::kTooBig) return fail(sink, kMessageTooBig, "inflated message too big");
+  if (r == Inflater::Result::kCorrupt) return fail(sink, kInvalidPayload, "invalid deflate data");
+  if (messageOp_ == Opcode::kText &&
+      !utf8_.feed(reinterpret_cast<const uint8_t*>(message_.data()) + before,
+                  message_.size() - before)) {
+    return fail(sink, kInvalidPayload, "invalid UTF-8 in text message");
+  }
+  return true;
 }
 
 // A final frame ended: `payload` is the whole message (in message_ or the caller's buffer).

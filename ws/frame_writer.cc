@@ -2,8 +2,12 @@
 
 #include <cassert>
 #include <cstring>
+#include <ctime>
+#include <string>
 
 #include "ws/close_code.h"
+#include "ws/deflate.h"
+#include "ws/deflate_counters.h"
 #include "ws/mask.h"
 
 namespace ringcast::ws {
@@ -57,6 +61,56 @@ FrameRef buildFrame(Opcode op, std::initializer_list<std::string_view> payloadPa
     out += part.size();
   }
   return FrameRef(f);
+}
+
+FrameRef buildDeflatedFrame(Opcode op, std::string_view payload, int level) {
+  // The header goes in front of the deflated bytes once their length is known: deflate
+  // after the largest header, then encode the header right before the output.
+  std::string buf(kMaxFrameHeaderBytes, '\0');
+  deflateMessage(payload, level, &buf);
+  const size_t compressedBytes = buf.size() - kMaxFrameHeaderBytes;
+  const size_t headerBytes = frameHeaderSize(compressedBytes, false);
+  uint8_t* header = reinterpret_cast<uint8_t*>(buf.data()) + kMaxFrameHeaderBytes - headerBytes;
+  encodeFrameHeader(header, op, true, compressedBytes, nullptr);
+  header[0] |= 0x40;  // RSV1: compressed (RFC 7692 6)
+  return FrameRef(SharedFrame::copyOf(
+      std::string_view(reinterpret_cast<const char*>(header), headerBytes + compressedBytes)));
+}
+
+namespace {
+
+uint64_t threadCpuNs() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec);
+}
+
+}  // namespace
+
+SharedFrame* deflatedTwin(SharedFrame* plain, uint64_t minPayloadBytes, int level,
+                          const DeflateParams& peer) {
+  const uint8_t* p = plain->data();
+  if (plain->size() < 2 || (p[0] & 0xF0) != 0x80 || (p[1] & 0x80) != 0) return nullptr;
+  const auto op = static_cast<Opcode>(p[0] & 0x0F);
+  if (op != Opcode::kText && op != Opcode::kBinary) return nullptr;
+  const uint8_t len7 = p[1] & 0x7F;
+  const size_t headerBytes = len7 < 126 ? 2 : len7 == 126 ? 4 : 10;
+  const uint64_t payloadBytes = plain->size() - headerBytes;
+  if (payloadBytes < minPayloadBytes || !windowAllows(peer, payloadBytes)) return nullptr;
+  if (SharedFrame* twin = plain->twin()) return twin;
+  if (!plain->claimTwin()) return nullptr;  // built (or refused) by someone else
+  const uint64_t startNs = threadCpuNs();
+  FrameRef twin = buildDeflatedFrame(op, plain->view().substr(headerBytes), level);
+  DeflateCounters& counters = deflateCounters();
+  counters.compressNs += threadCpuNs() - startNs;
+  ++counters.framesCompressed;
+  if (twin->size() >= plain->size()) {
+    plain->publishTwin(nullptr);  // incompressible: everyone sends the plain frame
+    return nullptr;
+  }
+  SharedFrame* t = twin.detach();
+  plain->publishTwin(t);
+  return t;
 }
 
 FrameRef buildCloseFrame(uint16_t code, std::string_view reason) {

@@ -11,6 +11,7 @@
 
 #include "core/shared_frame.h"
 #include "ws/frame_parser.h"
+#include "ws/permessage_deflate.h"
 
 namespace ringcast::ws {
 
@@ -35,6 +36,19 @@ FrameRef buildFrame(Opcode op, std::string_view payload);
 // The same frame with the payload given in pieces, concatenated in order straight into the
 // frame (no intermediate string). REQUIRES: the pieces' total fits like buildFrame's payload.
 FrameRef buildFrame(Opcode op, std::initializer_list<std::string_view> payloadParts);
+
+// A compressed message (RFC 7692 7.2.1): FIN and RSV1 set, `payload` deflated without
+// context. The frame every connection that negotiated permessage-deflate can be sent.
+FrameRef buildDeflatedFrame(Opcode op, std::string_view payload, int level);
+
+// The compressed twin of `plain` (a whole unmasked text or binary frame, as buildFrame
+// makes), built at most once per frame by whoever first asks (SharedFrame::claimTwin) and
+// borrowed for as long as `plain` lives. nullptr when the plain frame is to be sent: the
+// payload is shorter than minPayloadBytes, longer than the peer's window allows
+// (windowAllows), compression would not shrink it, or another thread is building it now.
+// Safe from any thread; counts in this thread's deflateCounters().
+SharedFrame* deflatedTwin(SharedFrame* plain, uint64_t minPayloadBytes, int level,
+                          const DeflateParams& peer);
 
 // A close frame carrying `code` and `reason`, the reason cut on a character boundary so the
 // payload fits the 125-byte control limit. kNoStatus gives an empty close payload.

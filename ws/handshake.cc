@@ -179,15 +179,28 @@ HandshakeResult acceptUpgrade(const http::Request& req, const HandshakeOptions& 
   HandshakeResult result;
   result.status = 101;
   result.subprotocol = chooseSubprotocol(req, opts);
+  std::string extensions;
+  if (opts.perMessageDeflate) {
+    std::string_view offers[http::kMaxHeaders];
+    size_t n = 0;
+    for (size_t i = 0; i < req.headerCount; ++i) {
+      if (equalsIgnoreCase(req.headers[i].name, "Sec-WebSocket-Extensions")) {
+        offers[n++] = req.headers[i].value;
+      }
+    }
+    result.deflate = negotiateDeflate(std::span(offers, n), &extensions);
+  }
   char accept[kAcceptKeyChars + 1];
   computeAcceptKey(f.key, accept);
-  const http::Header headers[] = {
+  http::Header headers[5] = {
       {"Upgrade", "websocket"},
       {"Connection", "Upgrade"},
       {"Sec-WebSocket-Accept", std::string_view(accept, kAcceptKeyChars)},
-      {"Sec-WebSocket-Protocol", result.subprotocol},
   };
-  size_t count = result.subprotocol.empty() ? 3 : 4;
+  size_t count = 3;
+  if (!result.subprotocol.empty())
+    headers[count++] = {"Sec-WebSocket-Protocol", result.subprotocol};
+  if (!extensions.empty()) headers[count++] = {"Sec-WebSocket-Extensions", extensions};
   http::appendResponse(result.response, 101, std::span(headers, count), {}, false);
   return result;
 }

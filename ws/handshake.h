@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "net/http_parser.h"
+#include "ws/permessage_deflate.h"
 
 namespace ringcast::ws {
 
@@ -32,12 +33,15 @@ struct HandshakeOptions {
   // Called with the Origin and Host values when the request has an Origin; returning false
   // refuses the handshake with 403. Empty: every origin is allowed.
   std::function<bool(std::string_view origin, std::string_view host)> originAllowed;
+  // Accept a permessage-deflate offer (ws/permessage_deflate.h) when the client makes one.
+  bool perMessageDeflate = false;
 };
 
 struct HandshakeResult {
   int status = 0;           // 101 on success, else the HTTP error status
   std::string response;     // complete HTTP response bytes to write
   std::string subprotocol;  // chosen subprotocol; empty when none
+  DeflateParams deflate;    // negotiated permessage-deflate (enabled == false: none)
   std::string_view reason;  // why it failed ("" on success); points to static storage
 };
 
@@ -47,8 +51,9 @@ std::string acceptKey(std::string_view secWebSocketKey);
 // True when `key` is the Base64 encoding of exactly 16 bytes (24 characters ending in "==").
 bool isValidKey(std::string_view key);
 
-// Validates `req` as a WebSocket upgrade and builds the reply. Sends no
-// Sec-WebSocket-Extensions: no extension is negotiated.
+// Validates `req` as a WebSocket upgrade and builds the reply. The only extension is
+// permessage-deflate (when opts.perMessageDeflate): its answer goes in
+// Sec-WebSocket-Extensions; a declined offer leaves the header out.
 HandshakeResult acceptUpgrade(const http::Request& req, const HandshakeOptions& opts);
 
 // A complete error reply with `reason` as its text/plain body and Connection: close, for the

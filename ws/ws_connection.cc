@@ -1,6 +1,7 @@
 #include "ws/ws_connection.h"
 
 #include "core/log.h"
+#include "ws/deflate_counters.h"
 #include "ws/frame_writer.h"
 
 namespace ringcast::ws {
@@ -86,6 +87,8 @@ void WsConnection::upgrade(const http::Request& request, size_t consumed) {
   for (size_t i = 0; i < protocols.size(); ++i) {
     if (protocols[i] == result.subprotocol) subprotocolIndex_ = static_cast<int8_t>(i);
   }
+  deflate_ = result.deflate;
+  if (deflate_.enabled) parser_.enablePerMessageDeflate();
   sendCopy(result.response);
   phase_ = Phase::kOpen;
   // Bytes after the request are the client's first frames (a client may send them at once).
@@ -250,6 +253,22 @@ void WsConnection::sendText(std::string_view payload) {
 void WsConnection::sendBinary(std::string_view payload) {
   if (phase_ != Phase::kOpen) return;
   send(buildFrame(Opcode::kBinary, payload));
+}
+
+void WsConnection::sendMessage(FrameRef frame) {
+  if (deflate_.enabled) {
+    SharedFrame* twin = deflatedTwin(frame.get(), options_->compressionMinBytes,
+                                     options_->compressionLevel, deflate_);
+    if (twin != nullptr) {
+      DeflateCounters& counters = deflateCounters();
+      ++counters.messagesSentCompressed;
+      counters.bytesSaved += frame->size() - twin->size();
+      twin->acquire();
+      send(FrameRef(twin));
+      return;
+    }
+  }
+  send(std::move(frame));
 }
 
 }  // namespace ringcast::ws

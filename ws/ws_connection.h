@@ -57,6 +57,11 @@ struct WsOptions {
   int64_t pongTimeoutMs = 10'000;
   int64_t idleTimeoutMs = 0;  // 0: off
   int64_t closeTimeoutMs = 5'000;
+  // permessage-deflate (handshake.perMessageDeflate turns it on): messages shorter than
+  // this go uncompressed (the deflate header and a fresh stream cost more than they save),
+  // and zlib's level for the compressed twin of a message.
+  uint64_t compressionMinBytes = 256;
+  int compressionLevel = 1;
 };
 
 class WsConnection final : public net::TcpConnection {
@@ -79,6 +84,10 @@ class WsConnection final : public net::TcpConnection {
   size_t dropQueuedFrames(const SharedFrame* uncounted, bool* uncountedDropped) {
     return writeQueue().dropQueued(true, uncounted, uncountedDropped);
   }
+  // Sends one whole message frame from buildFrame (shared by many sockets): its compressed
+  // twin when this connection negotiated permessage-deflate and the message qualifies
+  // (deflatedTwin in ws/frame_writer.h), else the frame itself.
+  void sendMessage(FrameRef frame);
 
   // Starts the close handshake: sends a close frame, ignores further messages, and drops the
   // TCP connection when the peer's close arrives or after the close timeout.
@@ -91,6 +100,7 @@ class WsConnection final : public net::TcpConnection {
   void holdInput(bool held);
 
   bool isWebSocketOpen() const { return phase_ == Phase::kOpen; }
+  const DeflateParams& perMessageDeflate() const { return deflate_; }
   // The negotiated subprotocol, or empty.
   std::string_view subprotocol() const {
     return subprotocolIndex_ < 0 ? std::string_view()
@@ -138,6 +148,7 @@ class WsConnection final : public net::TcpConnection {
   bool pingOutstanding_ = false;
   bool endpointNotified_ = false;
   bool inputHeld_ = false;        // holdInput(true): not read until holdInput(false)
+  DeflateParams deflate_;         // what the handshake negotiated
   int8_t subprotocolIndex_ = -1;  // into options_->handshake.subprotocols
   int64_t lastHeardMs_;           // any bytes from the peer
   int64_t lastMessageMs_;         // last data message from the peer (idle timeout)
