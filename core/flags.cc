@@ -524,7 +524,7 @@ Flags parseFlagsOrDie(int argc, char** argv) {
 std::string formatFlags(const Flags& f) {
   std::string out = "ringcast settings:\n";
   for (const FlagRow& row : flagTable()) {
-    fmt::format_to(std::back_inserter(out), "  {:<22}{}\n", row.name, showValue(row, f));
+    fmt::format_to(std::back_inserter(out), "  {:<24}{}\n", row.name, showValue(row, f));
   }
   return out;
 }

@@ -58,10 +58,10 @@ TEST(FormatFlags, OneLinePerFlagWithEffectiveValues) {
   f.maxMessageBytes = 16u << 20;
   f.echo = true;
   std::string text = formatFlags(f);
-  EXPECT_NE(text.find("--listen              127.0.0.1:9000\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("--max-message-size    16MiB\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("--echo                on\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("--idle-timeout        off\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("--listen                127.0.0.1:9000\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("--max-message-size      16MiB\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("--echo                  on\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("--idle-timeout          off\n"), std::string::npos) << text;
 }
 
 FlagsParse parse(std::vector<const char*> args) {
@@ -115,11 +115,11 @@ TEST(ParseFlags, EveryKindOfFlagSetsItsMember) {
   EXPECT_TRUE(f.echo);
   EXPECT_EQ(f.slowConsumer, "drop-oldest");
   std::string text = formatFlags(f);
-  EXPECT_NE(text.find("--ping-interval       off\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("--allowed-origins     https://a.example,https://b.example\n"),
+  EXPECT_NE(text.find("--ping-interval         off\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("--allowed-origins       https://a.example,https://b.example\n"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("--jwt-secret          (set)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("--jwt-secret            (set)\n"), std::string::npos) << text;
   EXPECT_EQ(text.find("s3cret"), std::string::npos) << "a secret is never printed";
 }
 

@@ -112,7 +112,8 @@ TEST(FrameWriterTest, ClientFrameReservedBits) {
   std::string wire;
   appendClientFrame(wire, Opcode::kBinary, true, "x", 7, 0x4);
   EXPECT_EQ(static_cast<uint8_t>(wire[0]), 0xC2);  // FIN | RSV1 | binary
-  EXPECT_EQ(parse(wire, Role::kServer), std::vector<std::string>{"error:1002:reserved bits set"});
+  EXPECT_EQ(parse(wire, Role::kServer),
+            std::vector<std::string>{"error:1002:RSV1 without permessage-deflate"});
 }
 
 TEST(FrameWriterTest, CloseFrameLayout) {
