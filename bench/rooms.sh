@@ -39,6 +39,8 @@ cd "$ROOT"
 RINGCAST=${RINGCAST:-build/ringcast}
 BASELINE=${BASELINE:-}
 BENCH=${BENCH:-build/bench/ringcast-bench}
+# More flags for both servers, e.g. SERVER_ARGS="--max-outbuf 16MiB" (word-split).
+SERVER_ARGS=${SERVER_ARGS:-}
 SCENARIOS=${SCENARIOS:-http10 tcp10 rooms roomszipf fanout10k fanout1k latency idle}
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5s}
@@ -113,7 +115,7 @@ start_server() {
     # Binaries that know --dev refuse to start without it (or a JWT secret); older ones lack it.
     "$bin" --help 2>/dev/null | grep -q -- '--dev' && dev=(--dev)
     taskset -c "$SERVER_CPU" "$bin" --threads 1 --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
-        --publish-listen 127.0.0.1:0 "${dev[@]}" >"$log" 2>&1 &
+        --publish-listen 127.0.0.1:0 "${dev[@]}" $SERVER_ARGS >"$log" 2>&1 &
     SRV_PID=$!
     STARTED+=("$SRV_PID")
     for ((i = 0; i < 150; i++)); do
