@@ -160,13 +160,16 @@ void RedisEngine::evalScript(net::RedisClient& client, bool publish, std::vector
 
 // --- publishing -------------------------------------------------------------------------
 
+bool RedisEngine::refusedWhileDown(ReceiptFn& done) {
+  if (healthy()) return false;
+  refused_.fetch_add(1, std::memory_order_relaxed);
+  if (done) done(overloaded());
+  return true;
+}
+
 void RedisEngine::publish(std::string_view channel, std::string_view dataJson,
                           std::string_view from, ReceiptWait, ReceiptFn done) {
-  if (!healthy()) {
-    refused_.fetch_add(1, std::memory_order_relaxed);
-    if (done) done(overloaded());
-    return;
-  }
+  if (refusedWhileDown(done)) return;
   if (Shard* shard = Fanout::currentShard()) ++shard->counters().messagesIn;
   net::EventLoop* origin = Fanout::currentShard()->loop();
   std::vector<std::string> args = {redis::metaKey(options_.prefix, channel),
@@ -198,11 +201,7 @@ void RedisEngine::publish(std::string_view channel, std::string_view dataJson,
 }
 
 void RedisEngine::broadcast(std::string_view dataJson, ReceiptFn done) {
-  if (!healthy()) {
-    refused_.fetch_add(1, std::memory_order_relaxed);
-    if (done) done(overloaded());
-    return;
-  }
+  if (refusedWhileDown(done)) return;
   net::EventLoop* origin = Fanout::currentShard()->loop();
   std::string payload = redis::encodeNotice(wallMs(), dataJson);
   onLoop0([this, payload = std::move(payload), origin, done = std::move(done)]() mutable {
@@ -220,11 +219,7 @@ void RedisEngine::broadcast(std::string_view dataJson, ReceiptFn done) {
 
 void RedisEngine::send(const std::vector<std::string>& users, std::string_view dataJson,
                        std::string_view from, ReceiptFn done) {
-  if (!healthy()) {
-    refused_.fetch_add(1, std::memory_order_relaxed);
-    if (done) done(overloaded());
-    return;
-  }
+  if (refusedWhileDown(done)) return;
   std::string payload = redis::encodeDirect(wallMs(), from, dataJson);
   net::EventLoop* origin = Fanout::currentShard()->loop();
   onLoop0([this, users, payload = std::move(payload), origin, done = std::move(done)]() mutable {
@@ -260,11 +255,7 @@ void RedisEngine::send(const std::vector<std::string>& users, std::string_view d
 }
 
 void RedisEngine::disconnect(std::string_view user, ReceiptFn done) {
-  if (!healthy()) {
-    refused_.fetch_add(1, std::memory_order_relaxed);
-    if (done) done(overloaded());
-    return;
-  }
+  if (refusedWhileDown(done)) return;
   net::EventLoop* origin = Fanout::currentShard()->loop();
   onLoop0([this, u = std::string(user), origin, done = std::move(done)]() mutable {
     instanceFor("u:" + u).command->command(

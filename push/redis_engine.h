@@ -89,6 +89,8 @@ class RedisEngine final : public Engine {
   void appendMetrics(std::string& out) const override;
 
  private:
+  // While a link is down: counts the refusal and answers `done` with overloaded.
+  bool refusedWhileDown(ReceiptFn& done);
   struct Instance;
   struct LinkHandler final : net::RedisClient::Handler {
     RedisEngine* engine = nullptr;
