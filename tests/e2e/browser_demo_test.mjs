@@ -1,8 +1,9 @@
 // The demo chat page (tools/demo/) in headless Chromium against the real ringcast binary:
 // two people in two browser contexts walk through the chat scenarios (presence, room
 // messages, a direct message, a system notice, a leave, a server-side disconnect with
-// automatic reconnect and recovery of what was missed), with a third client on npm's `ws`
-// as a witness of what the protocol delivered.
+// automatic reconnect and recovery of what was missed, media messages next to hostile
+// ones), with a third client on npm's `ws` as a witness of what the protocol delivered.
+// The image of the media messages comes from the test's own server on loopback.
 // Usage: node --test-reporter=spec browser_demo_test.mjs PATH/TO/ringcast [SCREENSHOT.png] [--tls]
 // With --tls the gateway gets a self-signed ECDSA P-256 certificate made here with openssl,
 // the page is loaded over https:// and its client must connect with wss://.
@@ -12,10 +13,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { crc32, deflateSync } from 'node:zlib';
 import WebSocket from 'ws';
 import { makeCertificate } from './test_certificate.mjs';
 
@@ -103,6 +107,55 @@ async function api(server, path, body) {
   return json;
 }
 
+// A WIDTHxHEIGHT PNG of one colour (RGB, 8 bits per channel).
+function solidPng(width, height) {
+  const chunk = (type, data) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'latin1');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+    return Buffer.concat([head, data, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bits per channel
+  header[9] = 2; // RGB
+  const row = Buffer.alloc(1 + width * 3); // filter byte 0, then the pixels
+  for (let x = 0; x < width; x++) row.set([0x2a, 0x7a, 0xd8], 1 + x * 3);
+  const pixels = Buffer.concat(Array.from({ length: height }, () => row));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header), chunk('IDAT', deflateSync(pixels)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+// The files media messages point at, served on a free loopback port (https:// with the
+// test's certificate when the page is on https://, so that the image is not mixed content).
+// Resolves with {base, port, requests: [{path, referer}], close()}.
+async function startMediaServer(tls) {
+  const files = new Map([
+    ['/photo.png', { type: 'image/png', body: solidPng(640, 480) }],
+    ['/report.txt', { type: 'text/plain', body: Buffer.from('quarterly report\n') }],
+  ]);
+  const requests = [];
+  const handler = (req, res) => {
+    requests.push({ path: req.url, referer: req.headers.referer });
+    const file = files.get(req.url);
+    res.writeHead(file ? 200 : 404, { 'Content-Type': file ? file.type : 'text/plain' });
+    res.end(file ? file.body : 'not found');
+  };
+  const server = tls
+    ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, handler)
+    : createHttpServer(handler);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  return {
+    base: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`, port, requests,
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
+  };
+}
+
 // A protocol-level client that records every frame it gets.
 async function witness(server, user) {
   const ws = new WebSocket(`${WS}://127.0.0.1:${server.ws}/ws?user=${user}`,
@@ -156,6 +209,7 @@ test(`demo page over ${HTTP}: presence, messages, direct, notice, leave, reconne
   const { chromium } = await import('playwright-core');
   const tls = TLS ? makeCertificate() : null;
   const server = await startServer(tls);
+  const media = await startMediaServer(tls);
   const base = `${HTTP}://127.0.0.1:${server.ws}`;
   // launch() gives the browser a fresh temporary profile (user-data dir) and removes it on close.
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
@@ -330,9 +384,91 @@ test(`demo page over ${HTTP}: presence, messages, direct, notice, leave, reconne
       await page.screenshot({ path: screenshotPath.replace(/\.png$/, '') + '-reset.png' });
     });
 
+    await t.test('media messages: an image, a file link; hostile URLs and markup only as text', async () => {
+      const { page } = alice;
+      const photo = `${media.base}/photo.png`;
+      const report = `${media.base}/report.txt`;
+      const publish = async (data) => (await api(server, '/api/publish', { channel: 'room:lobby', data })).offset;
+      const item = (offset) => page.locator(`.log[data-room="lobby"] li.msg[data-offset="${offset}"]`);
+
+      const imageAt = await publish({ type: 'image', url: photo, name: '<b>cat</b>.png' });
+      const fileAt = await publish({ type: 'file', url: report, name: 'report.txt' });
+      // Each is shown as "<type>: <name> <url>" in text, with no link and no image.
+      const hostile = [
+        { type: 'image', url: 'javascript:window.__pwned="image"', name: 'js image' },
+        { type: 'file', url: 'JavaScript:window.__pwned="file"', name: 'js file' },
+        { type: 'file', url: ' \tjava\nscript:window.__pwned="hidden"', name: 'hidden scheme' },
+        { type: 'image', url: `data:image/png;base64,${solidPng(4, 4).toString('base64')}`, name: 'data image' },
+        { type: 'file', url: 'data:text/html,<script>window.__pwned="data"</script>', name: 'data file' },
+        { type: 'image', url: `//127.0.0.1:${media.port}/photo.png?protocol-relative`, name: 'protocol-relative' },
+        { type: 'file', url: '/report.txt', name: 'relative' },
+        { type: 'image', url: `${HTTP}://user:pw@127.0.0.1:${media.port}/photo.png?credentials`, name: 'credentials' },
+      ];
+      const hostileAt = [];
+      for (const data of hostile) hostileAt.push(await publish(data));
+      const markup = '<script>window.__pwned="script"</script><img src=x onerror="window.__pwned=\'onerror\'">';
+      const markupAt = await publish({ type: 'text', text: markup });
+      await item(markupAt).waitFor({ timeout: STEP_MS });
+
+      // The image: lazy, decoded off the main thread, loaded from the local server, capped.
+      const image = item(imageAt);
+      assert.equal(await image.getAttribute('data-media'), 'image');
+      const img = image.locator('figure.media.image img');
+      assert.equal(await img.count(), 1);
+      assert.equal(await img.getAttribute('src'), photo);
+      assert.equal(await img.getAttribute('loading'), 'lazy');
+      assert.equal(await img.getAttribute('decoding'), 'async');
+      assert.equal(await img.getAttribute('alt'), '<b>cat</b>.png');
+      assert.equal(await image.locator('figcaption').textContent(), '<b>cat</b>.png');
+      assert.equal(await image.locator('b').count(), 0, 'the name was taken as markup');
+      await img.evaluate((n) => n.complete && n.naturalWidth > 0 ? null : new Promise((resolve, reject) => {
+        n.addEventListener('load', resolve, { once: true });
+        n.addEventListener('error', () => reject(new Error('the image did not load')), { once: true });
+      }));
+      assert.equal(await img.evaluate((n) => n.naturalWidth), 640);
+      const box = await img.boundingBox();
+      assert.ok(box.width <= 320 && box.height <= 240, `a 640x480 image shown at ${box.width}x${box.height}`);
+      assert.equal(await image.locator('a').getAttribute('href'), photo);
+      assert.deepEqual(media.requests.filter((r) => r.path === '/photo.png'), [{ path: '/photo.png', referer: undefined }]);
+
+      // The file: a link that opens apart from the page, not followed by itself.
+      const file = item(fileAt);
+      assert.equal(await file.getAttribute('data-media'), 'file');
+      const link = file.locator('a');
+      assert.equal(await link.count(), 1);
+      assert.equal(await link.getAttribute('href'), report);
+      assert.equal(await link.getAttribute('target'), '_blank');
+      assert.deepEqual((await link.getAttribute('rel')).split(' ').sort(), ['noopener', 'noreferrer']);
+      assert.equal(await link.textContent(), 'report.txt');
+      assert.equal(await file.locator('img').count(), 0);
+
+      // Hostile URLs: text, never an element that would follow them.
+      for (const [i, data] of hostile.entries()) {
+        const li = item(hostileAt[i]);
+        assert.equal(await li.getAttribute('data-media'), 'text', data.name);
+        assert.equal(await li.locator('a, img, iframe, object, embed').count(), 0, data.name);
+        assert.equal(await li.locator('p.body.refused').textContent(), `${data.type}: ${data.name} ${data.url}`);
+      }
+      // Markup in a text message is shown literally and creates no element.
+      const text = item(markupAt);
+      assert.equal(await text.getAttribute('data-media'), 'text');
+      assert.equal(await text.locator('p.body').textContent(), markup);
+      assert.equal(await text.locator('script, img').count(), 0);
+
+      // Across the whole log, exactly the two safe URLs became elements.
+      const log = page.locator('.log[data-room="lobby"]');
+      assert.deepEqual(await log.locator('img').evaluateAll((ns) => ns.map((n) => n.getAttribute('src'))), [photo]);
+      assert.deepEqual(await log.locator('a').evaluateAll((ns) => ns.map((n) => n.getAttribute('href'))), [photo, report]);
+      // Nothing ran: every payload above would set window.__pwned.
+      assert.equal(await page.evaluate(() => window.__pwned), undefined);
+      assert.deepEqual(media.requests.map((r) => r.path), ['/photo.png']);
+      await page.screenshot({ path: screenshotPath.replace(/\.png$/, '') + '-media.png' });
+    });
+
     await t.test('the page loads nothing from elsewhere and logs no errors', async () => {
       const own = (u) => u.startsWith(base + '/') || u.startsWith(`${WS}://127.0.0.1:${server.ws}/`);
-      assert.deepEqual(alice.requests.filter((u) => !own(u)), []);
+      // The one exception: the image of the media message, from the test's own server.
+      assert.deepEqual(alice.requests.filter((u) => !own(u)), [`${media.base}/photo.png`]);
       // The client picked the scheme that matches the page (wss:// on an https:// page).
       assert.ok(alice.sockets.length > 0, 'the page opened no WebSocket');
       assert.deepEqual(alice.sockets.filter((u) => !u.startsWith(`${WS}://127.0.0.1:${server.ws}/ws`)), []);
@@ -344,6 +480,7 @@ test(`demo page over ${HTTP}: presence, messages, direct, notice, leave, reconne
   } finally {
     if (carol) carol.ws.terminate();
     await browser.close();
+    await media.close();
     const alive = server.proc.exitCode === null && server.proc.signalCode === null;
     const exit = await stopServer(server);
     if (tls) tls.remove();
