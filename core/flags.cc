@@ -1,5 +1,7 @@
 #include "core/flags.h"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <CLI/CLI.hpp>
@@ -258,7 +260,7 @@ const std::vector<FlagRow>& flagTable() {
        .help = "prefix of the Redis keys and pub/sub channels of this cluster"},
       {.name = "--node-id",
        .field = Plain<std::string>{&Flags::nodeId},
-       .help = "this node's name in the cluster",
+       .help = "this node's name in the cluster (default: host name and pid, e.g. web1-4242)",
        .whenZero = "(host name and pid)"},
       {.name = "--echo",
        .field = Switch{&Flags::echo},
@@ -519,6 +521,14 @@ Flags parseFlagsOrDie(int argc, char** argv) {
     std::exit(parsed.exitCode);
   }
   return parsed.flags;
+}
+
+std::string defaultNodeId() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
+    std::strcpy(host, "localhost");
+  }
+  return fmt::format("{}-{}", host, ::getpid());
 }
 
 std::string formatFlags(const Flags& f) {

@@ -47,14 +47,19 @@ struct Flags {
   bool apiTls = false;                      // the HTTP API listener speaks TLS too
   std::string ktls = "on";                  // kernel TLS where the kernel allows: on or off
   bool echo = false;                        // serve GET /echo
-  std::string compression = "on";          // accept permessage-deflate offers: on or off
+  std::string compression = "on";           // accept permessage-deflate offers: on or off
   uint64_t compressionMinBytes = 256;       // messages shorter than this go uncompressed
   int compressionLevel = 1;                 // zlib level of the once-per-message compression
   std::string logLevel = "info";
   std::vector<std::string> redis;  // HOST:PORT of each Redis instance; empty = one node alone
   std::string redisPrefix = "rc";  // prefix of every Redis key and pub/sub channel
-  std::string nodeId;              // empty = host name and pid
+  std::string nodeId;              // empty = defaultNodeId(), filled in by main
 };
+
+// "<host name>-<pid>": the node's name when --node-id is not given (unique among the
+// processes of one host, and readable in logs). Not part of parseFlags, which stays a pure
+// function of argv.
+std::string defaultNodeId();
 
 // Parses a size such as "16MiB". Returns nullopt on anything malformed or overflowing.
 std::optional<uint64_t> parseSize(std::string_view text);

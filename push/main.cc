@@ -1,5 +1,5 @@
-// ringcast: parse the flags, print them, run the gateway until SIGINT/SIGTERM (SIGHUP
-// reloads the TLS certificate).
+// ringcast: parse the flags (a node without --node-id is named host-pid), print them, run the
+// gateway until SIGINT/SIGTERM (SIGHUP reloads the TLS certificate).
 #include <signal.h>
 
 #include "core/flags.h"
@@ -8,6 +8,7 @@
 
 int main(int argc, char** argv) {
   ringcast::Flags flags = ringcast::parseFlagsOrDie(argc, argv);
+  if (flags.nodeId.empty()) flags.nodeId = ringcast::defaultNodeId();
   ringcast::LogLevel level;
   ringcast::parseLogLevel(flags.logLevel, &level);  // validated by the flag parser
   ringcast::setLogLevel(level);

@@ -79,6 +79,13 @@ TEST(ParseFlags, DefaultsAreTheStructsAndPrintTheSame) {
   EXPECT_LE(p.flags.maxMessageBytes, p.flags.maxOutbufBytes);
 }
 
+TEST(DefaultNodeId, IsHostNameDashPid) {
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  EXPECT_EQ(defaultNodeId(), std::string(host) + "-" + std::to_string(::getpid()));
+  EXPECT_TRUE(parse({"--dev"}).flags.nodeId.empty()) << "parseFlags itself leaves it to main";
+}
+
 TEST(ParseFlags, EveryKindOfFlagSetsItsMember) {
   FlagsParse p = parse({"--listen",
                         "127.0.0.1:0",

@@ -4,6 +4,7 @@
 // refused (503) while it is down, and subscribers that may have missed messages are told;
 // with two Redis instances the channels are spread over both.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <memory>
@@ -126,6 +127,20 @@ TEST_F(RedisCluster, EveryMessageReachesEverySubscriberOnEveryNodeOnceInOrder) {
     auto notice = subs[static_cast<size_t>(n * kPerNode)]->nextOfType("notice");
     ASSERT_TRUE(notice) << "node " << n;
   }
+}
+
+// Without --node-id a node is named after its host and pid, and says so at start-up.
+TEST_F(RedisCluster, NodeWithoutNodeIdIsNamedHostDashPid) {
+  startRedis(1);
+  Gateway gw;
+  ASSERT_TRUE(startGateway({"--redis", redisFlag()}, &gw));
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  const std::string want =
+      "  --node-id               " + std::string(host) + "-" + std::to_string(gw.server->pid());
+  EXPECT_NE(gw.server->startupOutput().find(want + "\n"), std::string::npos)
+      << "want '" << want << "' in:\n"
+      << gw.server->startupOutput();
 }
 
 TEST_F(RedisCluster, RedisRestartRefusesWhileDownAndTellsSubscribers) {
