@@ -1,11 +1,7 @@
 #include "tests/support/redis_server.h"
 
-#include <fcntl.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,7 +11,8 @@
 #include <fstream>
 #include <thread>
 
-extern char** environ;
+#include "tests/support/child_process.h"
+#include "tests/support/free_port.h"
 
 namespace ringcast::test {
 namespace {
@@ -23,22 +20,6 @@ namespace {
 constexpr std::chrono::milliseconds kStartTimeout{10000};
 constexpr std::chrono::milliseconds kPollInterval{10};
 constexpr int kSpawnAttempts = 5;  // a free port can be taken by someone else before we bind
-
-// A port the kernel just gave out on loopback (bound, then released).
-uint16_t freeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 std::string flatten(const redisReply* r) {
   switch (r->type) {
@@ -101,31 +82,8 @@ bool RedisServer::spawn(std::string* error) {
                                    // DEBUG SLEEP lets tests hold the server mid-reply.
                                    "--enable-debug-command", "local"};
   args.insert(args.end(), options_.extraArgs.begin(), options_.extraArgs.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGTERM);
-  sigaddset(&defaults, SIGPIPE);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  int rc = posix_spawnp(&pid_, "redis-server", &actions, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    pid_ = -1;
-    *error = std::string("posix_spawnp redis-server: ") + std::strerror(rc);
-    return false;
-  }
+  pid_ = spawnChild(args, "/dev/null", error);
+  if (pid_ < 0) return false;
   if (waitForPing(kStartTimeout)) return true;
   kill();
   std::ifstream log(dir_ + "/redis.log");

@@ -15,6 +15,8 @@
 
 extern char** environ;
 
+#include "tests/support/child_process.h"
+
 namespace ringcast::test {
 namespace {
 
@@ -100,16 +102,7 @@ std::unique_ptr<TestServer> TestServer::start(const std::string& binary,
   posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
   posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
   posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGTERM);
-  sigaddset(&defaults, SIGINT);
-  sigaddset(&defaults, SIGPIPE);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  initChildSpawnAttr(&attr);
 
   std::vector<std::string> argvStrings;
   argvStrings.push_back(binary);
@@ -238,15 +231,25 @@ ExitStatus TestServer::waitExit(std::chrono::milliseconds timeout) {
   return status_;
 }
 
+void TestServer::killAndReap() {
+  ::kill(pid_, SIGKILL);
+  int ws = 0;
+  while (::waitpid(pid_, &ws, 0) < 0 && errno == EINTR) {
+  }
+  reaped_ = true;
+  status_ = fromWaitStatus(ws);
+}
+
+ExitStatus TestServer::kill() {
+  if (pid_ > 0 && !reapNoHang()) killAndReap();
+  return status_;
+}
+
 ExitStatus TestServer::stop(std::chrono::milliseconds timeout) {
   if (pid_ > 0 && !reapNoHang()) {
     ::kill(pid_, SIGTERM);
     if (waitExit(timeout).kind == ExitStatus::Kind::kStillRunning) {
-      ::kill(pid_, SIGKILL);
-      int ws = 0;
-      while (::waitpid(pid_, &ws, 0) < 0 && errno == EINTR) {
-      }
-      reaped_ = true;
+      killAndReap();
       status_.kind = ExitStatus::Kind::kKilledAfterTimeout;
     }
   }

@@ -61,6 +61,8 @@ class TestServer {
   // Waits for the process to exit; on timeout the process is left running and the result is
   // kStillRunning.
   ExitStatus waitExit(std::chrono::milliseconds timeout);
+  // SIGKILL (a crash: no drain, no goodbye to clients) and reap. Idempotent like stop().
+  ExitStatus kill();
   // SIGTERM, wait up to timeout, then SIGKILL. Idempotent: later calls return the first status.
   ExitStatus stop(std::chrono::milliseconds timeout = kStopTimeout);
   // Everything printed before the listen line (the start-up block).
@@ -70,6 +72,7 @@ class TestServer {
   TestServer() = default;
   void readLoop();
   bool reapNoHang();
+  void killAndReap();  // SIGKILL the unreaped pid_ and wait for it
 
   pid_t pid_ = -1;
   bool reaped_ = false;  // waitpid() has returned for pid_; it must not be signalled again

@@ -1,0 +1,59 @@
+#include "tests/support/cluster.h"
+
+#include <thread>
+
+namespace ringcast::test {
+
+::testing::AssertionResult Cluster::startRedis(int instances) {
+  for (int i = 0; i < instances; ++i) {
+    std::string error;
+    auto r = RedisServer::start(&error);
+    if (!r) return ::testing::AssertionFailure() << error;
+    redis.push_back(std::move(r));
+  }
+  return ::testing::AssertionSuccess();
+}
+
+std::string Cluster::redisFlag() const {
+  std::string s;
+  for (const auto& r : redis) s += (s.empty() ? "" : ",") + r->address();
+  return s;
+}
+
+::testing::AssertionResult Cluster::startNodes(int count,
+                                               const std::vector<std::string>& extraArgs) {
+  for (int i = 0; i < count; ++i) {
+    std::vector<std::string> args = {"--redis", redisFlag(), "--node-id",
+                                     "n" + std::to_string(nodes.size())};
+    args.insert(args.end(), extraArgs.begin(), extraArgs.end());
+    auto gw = std::make_unique<Gateway>();
+    if (auto ok = startGateway(args, gw.get()); !ok) return ok;
+    api.push_back(std::make_unique<ApiClient>(gw->apiPort));
+    nodes.push_back(std::move(gw));
+  }
+  for (size_t i = 0; i < api.size(); ++i) {
+    if (!waitHealthy(*api[i])) {
+      return ::testing::AssertionFailure() << "node n" << i << " is not healthy";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+bool Cluster::waitHealthy(ApiClient& api, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (api.get("/healthz").status == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+int64_t Cluster::metric(size_t node, const std::string& name) {
+  HttpResponse r = api[node]->get("/metrics");
+  const std::string line = "\nringcast_" + name + " ";
+  size_t at = r.body.find(line);
+  if (r.status != 200 || at == std::string::npos) return -1;
+  return std::stoll(r.body.substr(at + line.size()));
+}
+
+}  // namespace ringcast::test

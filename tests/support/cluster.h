@@ -1,0 +1,39 @@
+// Cluster: real redis-server instances (RedisServer) and ringcast nodes joined through them
+// (--redis), each node with an ApiClient, for the tests of several nodes. Nodes are started
+// with --node-id n0, n1, ... and the caller's extra flags, and are healthy (GET /healthz
+// 200, so their Redis links are up) before startNodes() returns.
+//
+// Thread safety: one thread owns a Cluster.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/push_client.h"
+#include "tests/support/redis_server.h"
+
+namespace ringcast::test {
+
+struct Cluster {
+  ::testing::AssertionResult startRedis(int instances);
+  // HOST:PORT of every Redis instance, comma-separated: the value of --redis.
+  std::string redisFlag() const;
+  ::testing::AssertionResult startNodes(int count, const std::vector<std::string>& extraArgs = {});
+  // Polls GET /healthz until it answers 200.
+  static bool waitHealthy(ApiClient& api,
+                          std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+  // A number of the node's /metrics ("subscriptions" reads ringcast_subscriptions); -1 when
+  // absent or the node does not answer.
+  int64_t metric(size_t node, const std::string& name);
+
+  std::vector<std::unique_ptr<RedisServer>> redis;
+  std::vector<std::unique_ptr<Gateway>> nodes;
+  std::vector<std::unique_ptr<ApiClient>> api;
+};
+
+}  // namespace ringcast::test
