@@ -12,7 +12,7 @@ JOBS        ?= $(shell nproc)
 
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
 	libssl-dev openssl zlib1g-dev libfmt-dev libxxhash-dev libcli11-dev libsimdjson-dev libhiredis-dev \
-	redis-server \
+	redis-server haproxy \
 	libgtest-dev libbenchmark-dev python3 python3-websockets chromium fonts-liberation
 # Node.js and npm come from Debian only where the machine has none of its own (a newer Node
 # installed from elsewhere conflicts with Debian's npm package).
