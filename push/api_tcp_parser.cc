@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <iterator>
 
 #include "push/client_protocol.h"
 
@@ -18,6 +19,15 @@ TcpParse error(std::string_view reason, bool inSync, size_t consumed) {
   r.inSync = inSync;
   r.consumed = inSync ? consumed : 0;
   return r;
+}
+
+// An HTTP request line ("POST /api/broadcast HTTP/1.1"): its method and a space at the very
+// start of a command, so that nothing a browser or a proxy sends after it is read.
+bool startsWithHttpMethod(std::string_view buffered) {
+  static constexpr std::string_view kMethods[] = {
+      "GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "};
+  return std::any_of(std::begin(kMethods), std::end(kMethods),
+                     [&](std::string_view m) { return buffered.starts_with(m); });
 }
 
 bool parseLength(std::string_view word, uint64_t* out) {
@@ -58,6 +68,7 @@ Words splitWords(std::string_view line) {
 }  // namespace
 
 TcpParse parseTcpCommand(std::string_view buffered, size_t maxPayloadBytes, TcpCommand* out) {
+  if (startsWithHttpMethod(buffered)) return error(kTcpHttpError, false, 0);
   const size_t searched = std::min(buffered.size(), kMaxTcpLineBytes + 2);
   const size_t crlf = buffered.substr(0, searched).find("\r\n");
   if (crlf == std::string_view::npos) {
@@ -70,6 +81,8 @@ TcpParse parseTcpCommand(std::string_view buffered, size_t maxPayloadBytes, TcpC
   const Words words = splitWords(line);
   const size_t n = words.count;
   if (n == 0) return error("empty command", true, lineBytes);
+  // Any other request line, e.g. "PRI * HTTP/2.0" or an unusual method.
+  if (n >= 2 && words.last.starts_with("HTTP/")) return error(kTcpHttpError, false, 0);
   const std::string_view verb = words.first[0];
 
   if (verb == "PING") {
@@ -97,11 +110,10 @@ TcpParse parseTcpCommand(std::string_view buffered, size_t maxPayloadBytes, TcpC
     return error("unknown command", true, lineBytes);
   }
 
-  // The length is the last word, so that a wrong argument count still keeps sync.
+  // A refused command line announces no payload: the next line is the next command.
+  if (n != wantWords) return error("wrong number of arguments", true, lineBytes);
   uint64_t length = 0;
-  if (n == 1 || !parseLength(words.last, &length)) {
-    return error("bad length", false, 0);
-  }
+  if (!parseLength(words.last, &length)) return error("bad length", false, 0);
   if (length > maxPayloadBytes) {
     TcpParse r = error("payload too large", true, lineBytes);
     r.skip = length + 2;
@@ -112,7 +124,6 @@ TcpParse parseTcpCommand(std::string_view buffered, size_t maxPayloadBytes, TcpC
   if (buffered.substr(lineBytes + length, 2) != "\r\n") {
     return error("missing CRLF after payload", false, 0);
   }
-  if (n != wantWords) return error("wrong number of arguments", true, total);
   std::string_view target;
   if (kind == TcpCommand::kPub) {
     target = words.first[1];

@@ -31,6 +31,10 @@ namespace ringcast::push {
 // A command line, CRLF excluded; a longer line loses sync. Plenty for a 128-byte name.
 inline constexpr size_t kMaxTcpLineBytes = 1024;
 
+// The reason given to an HTTP request sent to the publish port.
+inline constexpr std::string_view kTcpHttpError =
+    "HTTP request on the TCP publish port (the HTTP API is on --api-listen)";
+
 struct TcpCommand {
   enum Kind { kPub, kBcast, kSend, kPing };
   Kind kind = kPing;
@@ -50,17 +54,21 @@ struct TcpParse {
 
 // Parses the first command of `buffered`. Writes *out only on kComplete. Errors, in sync
 // unless noted (each names its "-ERR" reason):
+//   kTcpHttpError                  `buffered` starts with an HTTP method and a space ("GET ",
+//                                  "POST ", ...; reported before the line is complete), or
+//                                  a line of two or more words ends in a word starting with
+//                                  "HTTP/"; not in sync, so nothing after it is carried out
 //   "line too long"                no CRLF within kMaxTcpLineBytes + 2 bytes; not in sync
 //   "empty command"                an empty (or all-space) line
 //   "unknown command"              the first word is none of PUB, BCAST, SEND, PING
+//   "wrong number of arguments"    PING with arguments, PUB/SEND without exactly a name and
+//                                  a length, BCAST without exactly a length: only the line is
+//                                  consumed (a refused line announces no payload)
 //   "bad length"                   PUB/BCAST/SEND whose last word is not a valid <nbytes>:
 //                                  where the payload ends is unknown; not in sync
 //   "payload too large"            nbytes > maxPayloadBytes: consumed = the line, skip =
 //                                  nbytes + 2 (reported as soon as the line is complete)
 //   "missing CRLF after payload"   the two bytes after the payload are not CRLF; not in sync
-//   "wrong number of arguments"    PING with arguments (line consumed); PUB/SEND without
-//                                  exactly a name and a length, BCAST with anything but a
-//                                  length (the payload is consumed too, once buffered)
 //   "invalid channel name", "invalid user name"   (the payload is consumed too, once
 //                                  buffered; names follow isValidChannelName/UserName)
 // The payload-related errors wait (kIncomplete) until line, payload and CRLF are buffered,

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "push/api_tcp_parser.h"
 #include "push/auth.h"
 #include "tests/support/push_client.h"
 
@@ -56,6 +57,15 @@ std::string command(std::string_view head, std::string_view payload) {
 
 std::string authGet(std::string_view path, std::string_view extra = "") {
   return get(path, "Authorization: Bearer " + std::string(kKey) + "\r\n" + std::string(extra));
+}
+
+// The first message `subscriber` gets is "ok" at offset 1: the commands refused before it
+// published nothing.
+void expectOnlyOk(PushClient& subscriber) {
+  auto m = subscriber.nextOfType("message");
+  ASSERT_TRUE(m) << subscriber.lastRead().describe();
+  EXPECT_EQ(m->str("data"), "ok");
+  EXPECT_EQ(m->u64("offset"), 1u) << "refused commands publish nothing";
 }
 
 // A blocking line-oriented client for the TCP publish protocol.
@@ -584,10 +594,7 @@ TEST_F(ApiIntegration, TcpErrorsKeepAnInSyncStreamUsable) {
   ASSERT_TRUE(f->send(std::string(kMaxMessageBytes + 1, 'z') + "\r\n" + command("PUB news", "ok") +
                       "PING\r\n"));
   EXPECT_EQ(f->line(), "PONG");
-  auto m = alice->nextOfType("message");
-  ASSERT_TRUE(m);
-  EXPECT_EQ(m->str("data"), "ok");
-  EXPECT_EQ(m->u64("offset"), 1u) << "refused commands publish nothing";
+  expectOnlyOk(*alice);
 }
 
 TEST_F(ApiIntegration, TcpPingAfterAThousandPubsComesOnceAllWereAccepted) {
@@ -653,6 +660,53 @@ TEST_F(ApiIntegration, TcpStreamOutOfSyncGetsErrThenClose) {
   ASSERT_TRUE(g->send(std::string(2000, 'A')));
   EXPECT_EQ(g->line(), "-ERR line too long");
   EXPECT_EQ(g->line(), "<EOF>");
+}
+
+TEST_F(ApiIntegration, TcpWrongArgumentCountStaysInSyncAndReadsNoPayload) {
+  auto alice = subscriber("alice", "news");
+  auto f = feeder();
+  ASSERT_TRUE(alice && f);
+  // "PUB 4" announces no payload: the PING after it is the next command, not 4 bytes of one.
+  ASSERT_TRUE(f->send("PUB 4\r\nPING\r\nSEND\r\nPUB news extra 2\r\nBCAST\r\n" +
+                      command("PUB news", "ok") + "PING\r\n"));
+  EXPECT_EQ(f->line(), "-ERR wrong number of arguments");
+  EXPECT_EQ(f->line(), "PONG");
+  EXPECT_EQ(f->line(), "-ERR wrong number of arguments");
+  EXPECT_EQ(f->line(), "-ERR wrong number of arguments");
+  EXPECT_EQ(f->line(), "-ERR wrong number of arguments");
+  EXPECT_EQ(f->line(), "PONG");
+  expectOnlyOk(*alice);
+}
+
+// What a web page can make a browser send to the publish port: the BCAST in the body of its
+// POST must never be carried out.
+TEST_F(ApiIntegration, TcpHttpRequestGetsOneErrLineAndIsClosedBeforeItsBody) {
+  const std::string err = "-ERR " + std::string(push::kTcpHttpError);
+  auto alice = client("alice");
+  auto f = feeder();
+  ASSERT_TRUE(alice && f);
+  const std::string body = command("BCAST", "smuggled");
+  ASSERT_TRUE(
+      f->send("POST / HTTP/1.1\r\nHost: 127.0.0.1:8082\r\nContent-Type: text/plain\r\n"
+              "Content-Length: " +
+              std::to_string(body.size()) + "\r\n\r\n" + body));
+  EXPECT_EQ(f->line(), err);
+  EXPECT_EQ(f->line(), "<EOF>");
+  // The first notice alice gets is the one sent after it.
+  auto g = feeder();
+  ASSERT_TRUE(g);
+  ASSERT_TRUE(g->send(command("BCAST", "after") + "PING\r\n"));
+  EXPECT_EQ(g->line(), "PONG");
+  auto n = alice->nextOfType("notice");
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->str("data"), "after");
+
+  // A GET is answered as soon as its method and a space are in, without waiting for its line.
+  auto h = feeder();
+  ASSERT_TRUE(h);
+  ASSERT_TRUE(h->send("GET "));
+  EXPECT_EQ(h->line(), err);
+  EXPECT_EQ(h->line(), "<EOF>");
 }
 
 // ---- ringcast-pub ----

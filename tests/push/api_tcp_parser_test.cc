@@ -98,7 +98,7 @@ TEST(ApiTcpParser, IncompleteUntilEverythingIsBuffered) {
 
 struct ErrorCase {
   std::string input;
-  std::string_view error;
+  std::string error;
   bool inSync;
   size_t consumed;
   size_t skip;
@@ -114,20 +114,34 @@ TEST(ApiTcpParser, EveryError) {
       {"ping\r\n", "unknown command", true, 6, 0},
       {"PUB\tc 1\r\nx\r\n", "unknown command", true, 9, 0},
       {"PING now\r\n", "wrong number of arguments", true, 10, 0},
-      {"PUB news\r\nhello\r\n", "bad length", false, 0, 0},
       {"PUB news -5\r\nhello\r\n", "bad length", false, 0, 0},
       {"PUB news +5\r\nhello\r\n", "bad length", false, 0, 0},
       {"PUB news 5x\r\nhello\r\n", "bad length", false, 0, 0},
-      {"BCAST\r\n", "bad length", false, 0, 0},
+      {"BCAST five\r\n", "bad length", false, 0, 0},
       {"SEND bob 12345678901234567890\r\n", "bad length", false, 0, 0},
       {"PUB news 65\r\n", "payload too large", true, 13, 67},
       {"SEND bob 9999999999999999999\r\n", "payload too large", true, 30, 10000000000000000001u},
       {"PUB news 5\r\nhelloXY", "missing CRLF after payload", false, 0, 0},
       {"PUB news 5\r\nhello\n\r", "missing CRLF after payload", false, 0, 0},
-      {"PUB 5\r\nhello\r\n", "wrong number of arguments", true, 14, 0},
-      {"PUB a b 5\r\nhello\r\n", "wrong number of arguments", true, 18, 0},
-      {"SEND a b c d 1\r\nx\r\n", "wrong number of arguments", true, 19, 0},
-      {"BCAST x 1\r\nx\r\n", "wrong number of arguments", true, 14, 0},
+      // A refused line announces no payload: only the line is consumed, as soon as it is
+      // complete, whatever its last word.
+      {"PUB 5\r\n", "wrong number of arguments", true, 7, 0},
+      {"PUB news\r\nhello\r\n", "wrong number of arguments", true, 10, 0},
+      {"PUB a b 5\r\nhello\r\n", "wrong number of arguments", true, 11, 0},
+      {"PUB\r\n", "wrong number of arguments", true, 5, 0},
+      {"SEND\r\n", "wrong number of arguments", true, 6, 0},
+      {"SEND bob\r\n", "wrong number of arguments", true, 10, 0},
+      {"SEND a b c d 1\r\nx\r\n", "wrong number of arguments", true, 16, 0},
+      {"BCAST\r\n", "wrong number of arguments", true, 7, 0},
+      {"BCAST x 1\r\nx\r\n", "wrong number of arguments", true, 11, 0},
+      {"PUB a b 99999\r\n", "wrong number of arguments", true, 15, 0},
+      // HTTP: at the method and its space already, or at a line ending in HTTP/x.y.
+      {"GET ", std::string(kTcpHttpError), false, 0, 0},
+      {"POST /api/broadcast HTTP/1.1\r\nHost: x\r\n", std::string(kTcpHttpError), false, 0, 0},
+      {"OPTIONS * HTTP/1.1\r\n", std::string(kTcpHttpError), false, 0, 0},
+      {"GET " + std::string(2000, '/'), std::string(kTcpHttpError), false, 0, 0},
+      {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", std::string(kTcpHttpError), false, 0, 0},
+      {"PUB news HTTP/1.1\r\n", std::string(kTcpHttpError), false, 0, 0},
       {"PUB bad*name 1\r\nx\r\n", "invalid channel name", true, 19, 0},
       {"PUB " + std::string(129, 'c') + " 1\r\nx\r\n", "invalid channel name", true, 140, 0},
       {"SEND b\xc3\xa9 1\r\nx\r\n", "invalid user name", true, 15, 0},
@@ -142,6 +156,21 @@ TEST(ApiTcpParser, EveryError) {
     EXPECT_EQ(r.consumed, e.consumed) << e.input;
     EXPECT_EQ(r.skip, e.skip) << e.input;
     EXPECT_EQ(c.target, "untouched") << e.input;
+  }
+}
+
+TEST(ApiTcpParser, NotHttpYet) {
+  TcpCommand c;
+  // Until the method's space arrives a command is only incomplete; GET without arguments,
+  // a lower-case method and one word ending in HTTP/ are ordinary unknown commands.
+  for (std::string_view in : {"G", "GE", "GET", "POST", "DELETE"}) {
+    EXPECT_EQ(parse(in, &c).status, TcpParse::kIncomplete) << in;
+  }
+  for (std::string_view in : {"GET\r\n", "get /\r\n", "HTTP/1.1\r\n", " GET / x\r\n"}) {
+    TcpParse r = parse(in, &c);
+    ASSERT_EQ(r.status, TcpParse::kError) << in;
+    EXPECT_EQ(r.error, "unknown command") << in;
+    EXPECT_TRUE(r.inSync) << in;
   }
 }
 
@@ -205,6 +234,8 @@ const std::string kStream =
     std::string(70, 'B') +
     "\r\n"
     "PUB bad*name 2\r\nzz\r\n"
+    "PUB 2\r\n"
+    "SEND\r\n"
     "BCAST 3\r\n{ }\r\n"
     "PING\r\n"
     "PUB x 1\r\n";
@@ -216,6 +247,8 @@ const std::vector<std::string> kExpected = {
     "SEND [bob] [\r\n\r\n]",
     "ERR payload too large",
     "ERR invalid channel name",
+    "ERR wrong number of arguments",
+    "ERR wrong number of arguments",
     "BCAST [] [{ }]",
     "PING [] []",
     "PENDING 9",
@@ -240,6 +273,27 @@ TEST(ApiTcpParser, ByteAtATime) {
   std::vector<size_t> cuts;
   for (size_t i = 1; i < kStream.size(); ++i) cuts.push_back(i);
   EXPECT_EQ(drive(kStream, cuts), kExpected);
+}
+
+TEST(ApiTcpParser, AWrongArgumentCountReadsNoPayload) {
+  // The bytes after a refused line are the next command, here a PING.
+  const std::string stream = "PUB 4\r\nPING\r\nBCAST x 1\r\nPING\r\n";
+  const std::vector<std::string> expected = {"ERR wrong number of arguments", "PING [] []",
+                                             "ERR wrong number of arguments", "PING [] []"};
+  for (size_t cut = 0; cut <= stream.size(); ++cut) {
+    ASSERT_EQ(drive(stream, {cut}), expected) << cut;
+  }
+}
+
+TEST(ApiTcpParser, AnHttpRequestStopsTheStreamBeforeItsBody) {
+  // A browser's cross-protocol POST: the command in its body must never be carried out.
+  const std::string stream =
+      "PING\r\nPOST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 14\r\n\r\n"
+      "BCAST 2\r\nhi\r\n";
+  const std::vector<std::string> expected = {"PING [] []", "ERR " + std::string(kTcpHttpError)};
+  for (size_t cut = 0; cut <= stream.size(); ++cut) {
+    ASSERT_EQ(drive(stream, {cut}), expected) << cut;
+  }
 }
 
 TEST(ApiTcpParser, LostSyncStopsTheStream) {
