@@ -10,6 +10,7 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "core/secret.h"
 #include "push/client_protocol.h"
 
 namespace ringcast::push {
@@ -186,13 +187,7 @@ bool bearerMatches(std::string_view authorization, std::string_view key) {
   }
   std::string_view given = authorization.substr(kScheme.size());
   while (!given.empty() && (given.front() == ' ' || given.front() == '\t')) given.remove_prefix(1);
-  // Constant time in the key's length: every key byte is compared whatever the input is.
-  unsigned diff = given.size() != key.size() ? 1u : 0u;
-  for (size_t i = 0; i < key.size(); ++i) {
-    unsigned char g = i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
-    diff |= g ^ static_cast<unsigned char>(key[i]);
-  }
-  return diff == 0 && !key.empty();
+  return secretMatches(given, key);
 }
 
 // ---- Error and receipt bodies ----
