@@ -211,8 +211,9 @@ const std::vector<FlagRow>& flagTable() {
        .whenZero = "(not checked)"},
       {.name = "--api-key",
        .field = Plain<std::string>{&Flags::apiKey},
-       .help = "require 'Authorization: Bearer KEY' on /api/ routes (visible in ps: prefer "
-               "--api-key-file or RINGCAST_API_KEY)",
+       .help = "require 'Authorization: Bearer KEY' on /api/ routes and 'AUTH KEY' first on "
+               "the TCP publish port (visible in ps: prefer --api-key-file or "
+               "RINGCAST_API_KEY)",
        .whenZero = "(none)",
        .secret = true},
       {.name = "--api-key-file",

@@ -5,13 +5,15 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "core/secret.h"
 #include "push/client_protocol.h"
 
 namespace ringcast::push {
 namespace {
 
-// Who a publish or direct message from a feeder is from, as clients see it.
 constexpr std::string_view kPong = "PONG\r\n";
+constexpr std::string_view kAuthFirst = "unauthorized: the first command must be AUTH <key>";
+constexpr std::string_view kWrongKey = "unauthorized: wrong key";
 
 std::string errLine(std::string_view reason) {
   std::string line = "-ERR ";
@@ -37,7 +39,10 @@ void acceptPublishConnection(net::EventLoop& loop, int fd, Hub* hub,
 
 PublishConnection::PublishConnection(net::EventLoop* loop, int fd, Hub* hub,
                                      const PublishOptions* options)
-    : OrderedReplyConnection(loop, fd), hub_(hub), options_(options) {}
+    : OrderedReplyConnection(loop, fd),
+      hub_(hub),
+      options_(options),
+      authenticated_(options->apiKey.empty()) {}
 
 PublishConnection::~PublishConnection() = default;
 
@@ -80,16 +85,23 @@ size_t PublishConnection::processInput(std::string_view buffer) {
       break;
     }
     TcpCommand command;
-    TcpParse r = parseTcpCommand(buffer.substr(offset), options_->maxPayloadBytes, &command);
+    // Until AUTH, a payload limit of 0: a command line announcing one is refused as soon as
+    // it is complete, so a caller without the key gets no payload buffered.
+    const uint64_t maxPayload = authenticated_ ? options_->maxPayloadBytes : 0;
+    TcpParse r = parseTcpCommand(buffer.substr(offset), maxPayload, &command);
     if (r.status == TcpParse::kIncomplete) break;
+    if (!authenticated_ &&
+        (r.status == TcpParse::kError ? r.inSync : command.kind != TcpCommand::kAuth)) {
+      refuseAndClose(kAuthFirst);
+      break;
+    }
     if (r.status == TcpParse::kError) {
-      reply(errLine(r.error));
       if (!r.inSync) {
         RC_LOG_DEBUG("c-{}-{}: publish stream out of sync: {}", loop()->id(), serial(), r.error);
-        stopParsing_ = true;
-        closeWhenIdle_ = true;
+        refuseAndClose(r.error);
         break;
       }
+      reply(errLine(r.error));
       offset += r.consumed;
       skip_ = r.skip;
       continue;
@@ -102,9 +114,26 @@ size_t PublishConnection::processInput(std::string_view buffer) {
   return offset;
 }
 
+void PublishConnection::refuseAndClose(std::string_view reason) {
+  reply(errLine(reason));
+  stopParsing_ = true;
+  closeWhenIdle_ = true;
+}
+
 void PublishConnection::handleCommand(const TcpCommand& command) {
   if (command.kind == TcpCommand::kPing) {
     reply(kPong);
+    return;
+  }
+  if (command.kind == TcpCommand::kAuth) {
+    // Without a key there is nothing to check; with one, every AUTH must carry it.
+    if (options_->apiKey.empty()) return;
+    if (!secretMatches(command.target, options_->apiKey)) {
+      RC_LOG_DEBUG("c-{}-{}: publish connection with a wrong key", loop()->id(), serial());
+      refuseAndClose(kWrongKey);
+      return;
+    }
+    authenticated_ = true;
     return;
   }
   if (!json::dataFromBytes(command.payload, &data_)) {
@@ -129,6 +158,7 @@ void PublishConnection::handleCommand(const TcpCommand& command) {
       hub_->send({std::string(command.target)}, data_, kApiSender, std::move(done));
       break;
     case TcpCommand::kPing:
+    case TcpCommand::kAuth:
       break;
   }
 }

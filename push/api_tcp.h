@@ -4,7 +4,9 @@
 // success, so a feeder can stream. Replies go out in command order: "-ERR <reason>" for a
 // refused command or a failed receipt (e.g. "-ERR overloaded"), and "PONG" for a PING only
 // once every command before it has its receipt. A stream that lost sync gets its "-ERR" and is
-// closed.
+// closed. With an API key the first command must be "AUTH <key>": anything else, or a wrong
+// key, gets "-ERR unauthorized ..." and the connection is closed; until then no payload is
+// buffered (a command line with one is refused as it completes).
 //
 // Bounds: input is buffered only while a command is incomplete (at most one command line,
 // payload and CRLF). At most kMaxQueuedReplies commands may wait for receipts or for an
@@ -32,6 +34,7 @@ namespace ringcast::push {
 struct PublishOptions {
   uint64_t maxPayloadBytes = 1 << 20;  // --max-message-size
   int64_t closeTimeoutMs = 5'000;      // linger for the peer's FIN after our last reply
+  std::string apiKey;                  // --api-key; empty: no AUTH needed
 };
 
 // Takes ownership of the accepted socket `fd` and serves the protocol on it until it closes.
@@ -71,6 +74,9 @@ class PublishConnection final : public OrderedReplyConnection {
   size_t processInput(std::string_view buffer) override;
   bool mayTakeCommands(size_t resumeAt) const;
   void handleCommand(const TcpCommand& command);
+  // Answers "-ERR <reason>" behind every earlier reply, reads nothing more and closes once
+  // the replies are out.
+  void refuseAndClose(std::string_view reason);
   // Queues a reply that needs no receipt, behind every earlier one.
   void reply(std::string_view line);
   void onReceipt(uint64_t id, const Receipt& receipt);
@@ -79,6 +85,7 @@ class PublishConnection final : public OrderedReplyConnection {
 
   Hub* const hub_;
   const PublishOptions* const options_;
+  bool authenticated_;        // AUTH with the key came first (or no key is needed)
   uint64_t skip_ = 0;         // payload bytes of a refused command still to drop
   std::string data_;          // the JSON of the current payload (reused)
   std::deque<Slot> replies_;  // in command order

@@ -85,10 +85,11 @@ TcpParse parseTcpCommand(std::string_view buffered, size_t maxPayloadBytes, TcpC
   if (n >= 2 && words.last.starts_with("HTTP/")) return error(kTcpHttpError, false, 0);
   const std::string_view verb = words.first[0];
 
-  if (verb == "PING") {
-    if (n != 1) return error("wrong number of arguments", true, lineBytes);
-    out->kind = TcpCommand::kPing;
-    out->target = {};
+  if (verb == "PING" || verb == "AUTH") {
+    const bool ping = verb == "PING";
+    if (n != (ping ? 1u : 2u)) return error("wrong number of arguments", true, lineBytes);
+    out->kind = ping ? TcpCommand::kPing : TcpCommand::kAuth;
+    out->target = ping ? std::string_view() : words.first[1];
     out->payload = {};
     TcpParse r;
     r.status = TcpParse::kComplete;

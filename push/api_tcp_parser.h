@@ -5,6 +5,7 @@
 //   BCAST <nbytes>\r\n<payload>\r\n
 //   SEND <user> <nbytes>\r\n<payload>\r\n
 //   PING\r\n
+//   AUTH <key>\r\n
 //
 // Command words are upper case and exact. Arguments are separated by one or more spaces;
 // spaces before the first word or after the last are ignored. <nbytes> is decimal digits
@@ -36,9 +37,10 @@ inline constexpr std::string_view kTcpHttpError =
     "HTTP request on the TCP publish port (the HTTP API is on --api-listen)";
 
 struct TcpCommand {
-  enum Kind { kPub, kBcast, kSend, kPing };
+  enum Kind { kPub, kBcast, kSend, kPing, kAuth };
   Kind kind = kPing;
-  std::string_view target;  // kPub: channel; kSend: user; else empty. Points into the input.
+  // kPub: channel; kSend: user; kAuth: the key (unchecked); else empty. Points into the input.
+  std::string_view target;
   std::string_view
       payload;  // kPub, kBcast, kSend: the nbytes payload bytes. Points into the input.
 };
@@ -60,10 +62,11 @@ struct TcpParse {
 //                                  "HTTP/"; not in sync, so nothing after it is carried out
 //   "line too long"                no CRLF within kMaxTcpLineBytes + 2 bytes; not in sync
 //   "empty command"                an empty (or all-space) line
-//   "unknown command"              the first word is none of PUB, BCAST, SEND, PING
+//   "unknown command"              the first word is none of PUB, BCAST, SEND, PING, AUTH
 //   "wrong number of arguments"    PING with arguments, PUB/SEND without exactly a name and
-//                                  a length, BCAST without exactly a length: only the line is
-//                                  consumed (a refused line announces no payload)
+//                                  a length, BCAST without exactly a length, AUTH without
+//                                  exactly a key: only the line is consumed (a refused line
+//                                  announces no payload)
 //   "bad length"                   PUB/BCAST/SEND whose last word is not a valid <nbytes>:
 //                                  where the payload ends is unknown; not in sync
 //   "payload too large"            nbytes > maxPayloadBytes: consumed = the line, skip =

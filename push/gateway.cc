@@ -54,6 +54,7 @@ Gateway::Gateway(const Flags& flags) : flags_(flags) {
   apiOptions_.closeTimeoutMs = flags_.closeTimeoutMs;
   publishOptions_.maxPayloadBytes = flags_.maxMessageBytes;
   publishOptions_.closeTimeoutMs = flags_.closeTimeoutMs;
+  publishOptions_.apiKey = flags_.apiKey;
   pushOptions_.jwtSecret = flags_.jwtSecret;
   pushOptions_.tokenClaims.audience = flags_.jwtAudience;
   pushOptions_.tokenClaims.issuer = flags_.jwtIssuer;

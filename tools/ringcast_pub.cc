@@ -383,9 +383,15 @@ int runTcp(const std::string& command, const Options& o, int64_t timeoutMs) {
   }
   std::string payload = o.data;
   std::string commands;
+  if (!o.apiKey.empty()) {
+    if (o.apiKey.find_first_of(" \r\n") != std::string::npos) {
+      return fail({kExitUsage, "--api-key: a key with spaces or line breaks cannot go in AUTH"});
+    }
+    commands = "AUTH " + o.apiKey + "\r\n";
+  }
   const std::string length = std::to_string(payload.size());
   if (command == "broadcast") {
-    commands = "BCAST " + length + "\r\n" + payload + "\r\n";
+    commands += "BCAST " + length + "\r\n" + payload + "\r\n";
   } else {
     for (const std::string& name : splitList(o.target)) {
       commands += (command == "publish" ? "PUB " : "SEND ") + name + " " + length + "\r\n";
@@ -399,9 +405,10 @@ int runTcp(const std::string& command, const Options& o, int64_t timeoutMs) {
     std::printf("{\"ok\":true}\n");
     return kExitOk;
   }
-  // The same error shape as the HTTP API; the first failure is the error, its reason as a
-  // snake_case code ("invalid channel name" -> "invalid_channel_name").
-  std::string code = errors[0];
+  // The same error shape as the HTTP API; the first failure is the error, its reason up to
+  // a colon as a snake_case code ("invalid channel name" -> "invalid_channel_name",
+  // "unauthorized: wrong key" -> "unauthorized").
+  std::string code = errors[0].substr(0, errors[0].find(':'));
   for (char& c : code) {
     if (c == ' ') c = '_';
   }
@@ -432,7 +439,8 @@ int main(int argc, char** argv) {
                  "use the TCP publish protocol at HOST:PORT (the gateway's --publish-listen) "
                  "for publish, broadcast and send; prints {\"ok\":true} once all were accepted");
   app.add_option("--api-key", o.apiKey,
-                 "sent as Authorization: Bearer KEY (the gateway's --api-key)");
+                 "sent as Authorization: Bearer KEY, with --tcp as AUTH KEY (the gateway's "
+                 "--api-key)");
   app.add_option("--timeout", o.timeout, "give up on a connect, write or reply after this long")
       ->capture_default_str();
 

@@ -66,9 +66,15 @@ std::string record(const TcpParse& r, const TcpCommand& c, std::string_view buf)
     case TcpCommand::kPing:
       check(c.target.empty());
       break;
+    case TcpCommand::kAuth:
+      // One word of the line: no space, no CRLF (a lone CR or LF is a byte like any other).
+      check(!c.target.empty() && c.target.find(' ') == std::string_view::npos &&
+            c.target.find("\r\n") == std::string_view::npos);
+      break;
   }
-  if (c.kind == TcpCommand::kPing) check(c.payload.empty());
-  if (c.kind != TcpCommand::kPing) {
+  const bool lineOnly = c.kind == TcpCommand::kPing || c.kind == TcpCommand::kAuth;
+  if (lineOnly) check(c.payload.empty());
+  if (!lineOnly) {
     check(c.payload.data() + c.payload.size() + 2 == buf.data() + r.consumed);
   }
   return s + " " + std::string(c.target) + " " + std::string(c.payload);

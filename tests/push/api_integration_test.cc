@@ -218,7 +218,16 @@ class ApiIntegration : public ::testing::Test {
     }
     return c;
   }
+  // A publish connection that has sent AUTH with the key (no reply is expected for it).
   std::unique_ptr<LineClient> feeder() {
+    auto c = unauthenticatedFeeder();
+    if (c && !c->send("AUTH " + std::string(kKey) + "\r\n")) {
+      ADD_FAILURE() << "send AUTH";
+      return nullptr;
+    }
+    return c;
+  }
+  std::unique_ptr<LineClient> unauthenticatedFeeder() {
     auto c = std::make_unique<LineClient>();
     if (!c->connect(gw_.publishPort)) {
       ADD_FAILURE() << "connect to the publish port";
@@ -709,6 +718,58 @@ TEST_F(ApiIntegration, TcpHttpRequestGetsOneErrLineAndIsClosedBeforeItsBody) {
   EXPECT_EQ(h->line(), "<EOF>");
 }
 
+TEST_F(ApiIntegration, TcpWithAKeyTheFirstCommandMustBeAuth) {
+  const std::string authFirst = "-ERR unauthorized: the first command must be AUTH <key>";
+  auto alice = subscriber("alice", "news");
+  ASSERT_TRUE(alice);
+  // A command with a payload is refused as soon as its line is in: the payload never comes.
+  auto f = unauthenticatedFeeder();
+  ASSERT_TRUE(f);
+  ASSERT_TRUE(f->send("PUB news 4000\r\n"));
+  EXPECT_EQ(f->line(), authFirst);
+  EXPECT_EQ(f->line(), "<EOF>");
+  for (std::string_view first :
+       {"PING\r\n", "FOO\r\nAUTH s3cret-key\r\n", "AUTH\r\n", "PUB news 0\r\n\r\n"}) {
+    f = unauthenticatedFeeder();
+    ASSERT_TRUE(f);
+    ASSERT_TRUE(f->send(first));
+    EXPECT_EQ(f->line(), authFirst) << first;
+    EXPECT_EQ(f->line(), "<EOF>") << first;
+  }
+  // A wrong key, and a wrong key after the right one.
+  for (std::string_view auth : {"AUTH s3cret-kez\r\n", "AUTH s3cret-key\r\nAUTH s3cret\r\n"}) {
+    f = unauthenticatedFeeder();
+    ASSERT_TRUE(f);
+    ASSERT_TRUE(f->send(std::string(auth) + command("PUB news", "sneaked") + "PING\r\n"));
+    EXPECT_EQ(f->line(), "-ERR unauthorized: wrong key") << auth;
+    EXPECT_EQ(f->line(), "<EOF>") << auth;
+  }
+  // HTTP is named as such, key or not.
+  f = unauthenticatedFeeder();
+  ASSERT_TRUE(f);
+  ASSERT_TRUE(f->send("POST / HTTP/1.1\r\n"));
+  EXPECT_EQ(f->line(), "-ERR " + std::string(push::kTcpHttpError));
+  // The right key: accepted without a reply, and the stream works.
+  f = unauthenticatedFeeder();
+  ASSERT_TRUE(f);
+  ASSERT_TRUE(f->send("AUTH " + std::string(kKey) + "\r\nPING\r\n" + command("PUB news", "ok") +
+                      "PING\r\n"));
+  EXPECT_EQ(f->line(), "PONG");
+  EXPECT_EQ(f->line(), "PONG");
+  expectOnlyOk(*alice);
+}
+
+TEST(ApiTcpWithoutKey, NeedsNoAuthAndAcceptsOne) {
+  Gateway gw;
+  ASSERT_TRUE(startGateway({}, &gw));
+  for (std::string_view stream : {"PING\r\n", "AUTH anything\r\nPING\r\n"}) {
+    LineClient f;
+    ASSERT_TRUE(f.connect(gw.publishPort));
+    ASSERT_TRUE(f.send(stream));
+    EXPECT_EQ(f.line(), "PONG") << stream;
+  }
+}
+
 // ---- ringcast-pub ----
 
 TEST_F(ApiIntegration, RingcastPubSpeaksTheHttpApi) {
@@ -802,20 +863,28 @@ TEST_F(ApiIntegration, RingcastPubReportsErrorsWithItsExitStatus) {
 TEST_F(ApiIntegration, RingcastPubSpeaksTheTcpProtocol) {
   auto alice = subscriber("alice", "news");
   ASSERT_TRUE(alice);
-  ToolRun run = runTool({"--tcp", tcpAddress(), "publish", "news", "over tcp"});
+  const std::string key = std::string(kKey);
+  ToolRun run = runTool({"--tcp", tcpAddress(), "publish", "news", "no key"});
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_TRUE(contains(run.out, R"("code":"unauthorized")")) << run.out;
+  EXPECT_TRUE(contains(run.err, "-ERR unauthorized")) << run.err;
+  run = runTool({"--tcp", tcpAddress(), "--api-key", "two words", "publish", "news", "x"});
+  EXPECT_EQ(run.exitCode, 2) << run.err;
+
+  run = runTool({"--tcp", tcpAddress(), "--api-key", key, "publish", "news", "over tcp"});
   EXPECT_EQ(run.exitCode, 0) << run.err;
   EXPECT_EQ(run.out, "{\"ok\":true}\n");
   auto m = alice->nextOfType("message");
   ASSERT_TRUE(m);
   EXPECT_EQ(m->str("data"), "over tcp");
 
-  run = runTool({"--tcp", tcpAddress(), "send", "alice", "{\"x\":1}"});
+  run = runTool({"--tcp", tcpAddress(), "--api-key", key, "send", "alice", "{\"x\":1}"});
   EXPECT_EQ(run.exitCode, 0) << run.err;
   auto d = alice->nextOfType("direct");
   ASSERT_TRUE(d);
   EXPECT_TRUE(contains(d->text(), R"("data":{"x":1})")) << d->text();
 
-  run = runTool({"--tcp", tcpAddress(), "publish", "bad!", "x"});
+  run = runTool({"--tcp", tcpAddress(), "--api-key", key, "publish", "bad!", "x"});
   EXPECT_EQ(run.exitCode, 1);
   EXPECT_TRUE(contains(run.out, "\"ok\":false")) << run.out;
   EXPECT_TRUE(contains(run.err, "-ERR invalid channel name")) << run.err;

@@ -42,6 +42,13 @@ TEST(ApiTcpParser, BcastSendPing) {
   EXPECT_EQ(c.target, "bob");
   EXPECT_EQ(c.payload, "psst");
 
+  r = parse("AUTH k3y\r\n", &c);
+  ASSERT_EQ(r.status, TcpParse::kComplete);
+  EXPECT_EQ(r.consumed, 10u);
+  EXPECT_EQ(c.kind, TcpCommand::kAuth);
+  EXPECT_EQ(c.target, "k3y");
+  EXPECT_TRUE(c.payload.empty());
+
   r = parse("PING\r\n", &c);
   ASSERT_EQ(r.status, TcpParse::kComplete);
   EXPECT_EQ(r.consumed, 6u);
@@ -134,6 +141,8 @@ TEST(ApiTcpParser, EveryError) {
       {"SEND a b c d 1\r\nx\r\n", "wrong number of arguments", true, 16, 0},
       {"BCAST\r\n", "wrong number of arguments", true, 7, 0},
       {"BCAST x 1\r\nx\r\n", "wrong number of arguments", true, 11, 0},
+      {"AUTH\r\n", "wrong number of arguments", true, 6, 0},
+      {"AUTH two words\r\n", "wrong number of arguments", true, 16, 0},
       {"PUB a b 99999\r\n", "wrong number of arguments", true, 15, 0},
       // HTTP: at the method and its space already, or at a line ending in HTTP/x.y.
       {"GET ", std::string(kTcpHttpError), false, 0, 0},
@@ -210,7 +219,7 @@ std::vector<std::string> drive(const std::string& stream, const std::vector<size
         skip = r.skip - now;
         continue;
       }
-      static const char* kKinds[] = {"PUB", "BCAST", "SEND", "PING"};
+      static const char* kKinds[] = {"PUB", "BCAST", "SEND", "PING", "AUTH"};
       events.push_back(std::string(kKinds[c.kind]) + " [" + std::string(c.target) + "] [" +
                        std::string(c.payload) + "]");
       pending.erase(0, r.consumed);
@@ -237,6 +246,7 @@ const std::string kStream =
     "PUB 2\r\n"
     "SEND\r\n"
     "BCAST 3\r\n{ }\r\n"
+    "AUTH k3y\r\n"
     "PING\r\n"
     "PUB x 1\r\n";
 
@@ -250,6 +260,7 @@ const std::vector<std::string> kExpected = {
     "ERR wrong number of arguments",
     "ERR wrong number of arguments",
     "BCAST [] [{ }]",
+    "AUTH [k3y] []",
     "PING [] []",
     "PENDING 9",
 };
