@@ -22,9 +22,10 @@
 #include "bench/client/client_frames.h"
 #include "bench/client/dialer.h"
 #include "bench/client/options.h"
+#include "bench/client/rate_budget.h"
 #include "bench/client/stats.h"
-#include "bench/client/ticker.h"
 #include "net/event_loop.h"
+#include "net/ticker.h"
 #include "net/tls_context.h"
 #include "ws/frame_parser.h"
 
@@ -137,7 +138,7 @@ class Shard : public Dialer::Sink {
   Stats stats_;
   FastRandom random_;
   Dialer dialer_;
-  Ticker ticker_;
+  net::Ticker ticker_;
   RateBudget connectBudget_;
   std::vector<uint32_t> toLaunch_;  // slots waiting for a connect
   std::vector<WsClient*> clients_;  // by slot

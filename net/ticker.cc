@@ -1,4 +1,4 @@
-#include "bench/client/ticker.h"
+#include "net/ticker.h"
 
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -9,9 +9,9 @@
 
 #include "core/log.h"
 
-namespace ringcast::bench {
+namespace ringcast::net {
 
-Ticker::Ticker(net::EventLoop* loop, std::function<void()> onTick)
+Ticker::Ticker(EventLoop* loop, std::function<void()> onTick)
     : fd_(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)),
       onTick_(std::move(onTick)) {
   if (fd_ < 0) {
@@ -41,4 +41,4 @@ void Ticker::handleEvents(uint32_t) {
   if (::read(fd_, &expirations, sizeof expirations) > 0 && periodUs_ > 0) onTick_();
 }
 
-}  // namespace ringcast::bench
+}  // namespace ringcast::net
