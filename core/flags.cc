@@ -263,6 +263,10 @@ const std::vector<FlagRow>& flagTable() {
        .field = Plain<std::string>{&Flags::nodeId},
        .help = "this node's name in the cluster (default: host name and pid, e.g. web1-4242)",
        .whenZero = "(host name and pid)"},
+      {.name = "--presence-ttl",
+       .field = Duration{&Flags::presenceTtlMs},
+       .help = "cluster: a node's presence entries expire this long after its last refresh "
+               "(every third of it), so a crashed node's users leave within 4/3 of it"},
       {.name = "--echo",
        .field = Switch{&Flags::echo},
        .help = "also serve GET /echo, which echoes every message (tests, benches)"},
@@ -455,6 +459,9 @@ std::optional<std::string> checkFlags(const Flags& f) {
   }
   if ((f.ringSize & (f.ringSize - 1)) != 0) {
     return fmt::format("ringcast: --ring-size must be a power of two (got {})\n", f.ringSize);
+  }
+  if (f.presenceTtlMs < 300 || f.presenceTtlMs > 3'600'000) {
+    return std::string("ringcast: --presence-ttl must be between 300ms and 1h\n");
   }
   if (f.maxMessageBytes == 0 || f.maxMessageBytes > (1ull << 30)) {
     return std::string("ringcast: --max-message-size must be between 1B and 1GiB\n");

@@ -54,6 +54,7 @@ struct Flags {
   std::vector<std::string> redis;  // HOST:PORT of each Redis instance; empty = one node alone
   std::string redisPrefix = "rc";  // prefix of every Redis key and pub/sub channel
   std::string nodeId;              // empty = defaultNodeId(), filled in by main
+  int64_t presenceTtlMs = 10'000;  // cluster presence entries expire this long after a refresh
 };
 
 // "<host name>-<pid>": the node's name when --node-id is not given (unique among the

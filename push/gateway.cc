@@ -161,6 +161,7 @@ int Gateway::run() {
     ro.addresses = flags_.redis;
     ro.prefix = flags_.redisPrefix;
     ro.nodeId = flags_.nodeId;
+    ro.presenceTtlMs = flags_.presenceTtlMs;
     ro.historySize = flags_.historySize;
     ro.historyTtlMs = flags_.historyTtlMs;
     for (const std::string& a : ro.addresses) {

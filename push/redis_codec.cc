@@ -57,6 +57,16 @@ std::string noticeChannel(std::string_view prefix) {
   return std::string(prefix) + ":notice";
 }
 
+PresenceKeys channelPresenceKeys(std::string_view prefix, std::string_view channel) {
+  return {keyOf(prefix, channel, "ph"), keyOf(prefix, channel, "pz"), keyOf(prefix, channel, "pu"),
+          keyOf(prefix, channel, "pn")};
+}
+
+PresenceKeys onlinePresenceKeys(std::string_view prefix) {
+  const std::string base = std::string(prefix) + ":online:";
+  return {base + "ph", base + "pz", base + "pu", base + "pn"};
+}
+
 bool channelOfMessageChannel(std::string_view prefix, std::string_view name,
                              std::string_view* channel) {
   constexpr std::string_view kOpen = ":{";
@@ -72,7 +82,7 @@ bool channelOfMessageChannel(std::string_view prefix, std::string_view name,
 
 bool userOfUserChannel(std::string_view prefix, std::string_view name, std::string_view* user) {
   constexpr std::string_view kOpen = ":user:{";
-  if (name.size() < prefix.size() + kOpen.size() + 1 || name.substr(0, prefix.size()) != prefix ||
+  if (name.size() < prefix.size() + kOpen.size() + 2 || name.substr(0, prefix.size()) != prefix ||
       name.substr(prefix.size(), kOpen.size()) != kOpen || name.back() != '}') {
     return false;
   }
@@ -83,6 +93,13 @@ bool userOfUserChannel(std::string_view prefix, std::string_view name, std::stri
 bool decodeChannelMessage(std::string_view s, ChannelMessage* out) {
   return takeNumber(&s, &out->offset) && takeWord(&s, &out->epoch) && takeNumber(&s, &out->tsMs) &&
          takeFromAndData(&s, &out->from, &out->data);
+}
+
+bool decodePresenceEvent(std::string_view s, bool* join, std::string_view* user) {
+  if (s.size() < 3 || (s[0] != 'j' && s[0] != 'l') || s[1] != ' ') return false;
+  *join = s[0] == 'j';
+  *user = s.substr(2);
+  return true;
 }
 
 bool decodeUserMessage(std::string_view s, UserMessage* out) {
@@ -149,6 +166,46 @@ if ARGV[2] ~= '' then
   end
 end
 return out
+)lua";
+
+const std::string_view kPresenceScript = R"lua(
+local function drop(m)
+  redis.call('HDEL', KEYS[1], m)
+  redis.call('ZREM', KEYS[2], m)
+  local sp = string.find(m, ' ', 1, true)
+  if not sp then return end
+  local user = string.sub(m, sp + 1)
+  if redis.call('HINCRBY', KEYS[3], user, -1) <= 0 then
+    redis.call('HDEL', KEYS[3], user)
+    redis.call('HDEL', KEYS[4], user)
+    if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], 'l ' .. user) end
+  end
+end
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2], 'LIMIT', 0, 1000)) do
+  drop(m)
+end
+for i = 7, #ARGV, 3 do
+  local user, conns = ARGV[i], tonumber(ARGV[i + 1])
+  local m = ARGV[1] .. ' ' .. user
+  local had = redis.call('HEXISTS', KEYS[1], m) == 1
+  if conns > 0 then
+    redis.call('HSET', KEYS[1], m, conns)
+    redis.call('ZADD', KEYS[2], ARGV[3], m)
+    if not had and redis.call('HINCRBY', KEYS[3], user, 1) == 1 then
+      redis.call('HSET', KEYS[4], user, ARGV[i + 2])
+      if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], 'j ' .. user) end
+    end
+  elseif had then
+    drop(m)
+  end
+end
+if #ARGV >= 7 then
+  for k = 1, 4 do redis.call('PEXPIRE', KEYS[k], ARGV[4]) end
+end
+if ARGV[6] == '1' then
+  return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[4])}
+end
+return 0
 )lua";
 
 std::string scriptSha1(std::string_view script) {

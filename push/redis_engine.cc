@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <random>
 
 #include "core/clock.h"
@@ -49,15 +51,30 @@ bool scriptHead(const redisReply* r, uint64_t* offset, std::string* epoch) {
   return true;
 }
 
+// A node's name in presence sets: its --node-id and this process's epoch (a restarted node
+// with the same id is a new member), without spaces (the sets split members at the first).
+std::string instanceName(std::string_view nodeId, std::string_view epoch) {
+  std::string name = nodeId.empty() ? std::string("node") : std::string(nodeId);
+  for (char& c : name) {
+    if (c == ' ') c = '_';
+  }
+  return name + "/" + std::string(epoch);
+}
+
+// Presence updates per script run: a big set is sent in several runs (each one is atomic,
+// and Redis serves nobody else while it runs).
+constexpr size_t kPresenceUsersPerRun = 500;
+
 }  // namespace
 
 RedisEngine::RedisEngine(Fanout* fanout, const RedisEngineOptions& options)
     : fanout_(fanout),
       options_(options),
       nodeEpoch_(randomEpoch()),
-      publishSha_(redis::scriptSha1(redis::kPublishScript)),
-      recoverSha_(redis::scriptSha1(redis::kRecoverScript)),
-      local_(fanout, MemoryEngineOptions{0, 0}),
+      nodeInstance_(instanceName(options.nodeId, nodeEpoch_)),
+      publishScript_{redis::kPublishScript, redis::scriptSha1(redis::kPublishScript)},
+      recoverScript_{redis::kRecoverScript, redis::scriptSha1(redis::kRecoverScript)},
+      presenceScript_{redis::kPresenceScript, redis::scriptSha1(redis::kPresenceScript)},
       loops_(static_cast<size_t>(fanout->loopCount()), nullptr) {}
 
 RedisEngine::~RedisEngine() = default;
@@ -82,6 +99,8 @@ void RedisEngine::attachLoop(net::EventLoop& loop) {
     in.command->start();
     in.subscriber->start();
   }
+  refreshTicker_ = std::make_unique<net::Ticker>(&loop, [this] { refreshPresence(); });
+  refreshTicker_->setPeriodUs(std::max<int64_t>(options_.presenceTtlMs / 3, 1) * 1000);
 }
 
 RedisEngine::Instance& RedisEngine::instanceFor(std::string_view key) {
@@ -128,6 +147,9 @@ void RedisEngine::LinkHandler::onSubscribed(std::string_view pubChannel) {
   s.waiting.clear();
   if (s.known) engine->catchUp(it->first);  // the link may have been down: read what it missed
   for (auto& run : waiting) run();
+  // Presence updates held back until this node hears the channel (its own join included).
+  auto set = engine->presence_.find(channel);
+  if (set != engine->presence_.end() && !set->second.dirty.empty()) engine->queueFlush(it->first);
 }
 
 void RedisEngine::LinkHandler::onMessage(std::string_view pubChannel, std::string_view payload) {
@@ -141,10 +163,10 @@ void RedisEngine::LinkHandler::onMessage(std::string_view pubChannel, std::strin
   }
 }
 
-void RedisEngine::evalScript(net::RedisClient& client, bool publish, std::vector<std::string> args,
-                             net::RedisClient::ReplyFn done) {
-  const std::string_view script = publish ? redis::kPublishScript : redis::kRecoverScript;
-  args.insert(args.begin(), {"EVALSHA", publish ? publishSha_ : recoverSha_, "2"});
+void RedisEngine::evalScript(net::RedisClient& client, const Script& s, int keys,
+                             std::vector<std::string> args, net::RedisClient::ReplyFn done) {
+  const std::string_view script = s.text;
+  args.insert(args.begin(), {"EVALSHA", s.sha, std::to_string(keys)});
   auto retry = [&client, script, args, done = std::move(done)](const redisReply* r) mutable {
     if (r != nullptr && r->type == REDIS_REPLY_ERROR && str(r).substr(0, 8) == "NOSCRIPT") {
       // A restarted server forgot the script: EVAL sends it once more (and caches it).
@@ -185,7 +207,7 @@ void RedisEngine::publish(std::string_view channel, std::string_view dataJson,
            done = std::move(done)]() mutable {
     Instance& in = instanceFor(ch);
     const int64_t startUs = monotonicNs() / 1000;
-    evalScript(*in.command, true, std::move(args),
+    evalScript(*in.command, publishScript_, 2, std::move(args),
                [this, origin, startUs, done = std::move(done)](const redisReply* r) mutable {
                  publishRttUs_.store(monotonicNs() / 1000 - startUs, std::memory_order_relaxed);
                  Receipt receipt;
@@ -290,8 +312,8 @@ void RedisEngine::channelInterest(std::string_view channel, bool interested) {
 }
 
 void RedisEngine::userChange(std::string_view user, int delta) {
-  local_.userChange(user, delta);
   onLoop0([this, u = std::string(user), delta] {
+    changePresence(std::string(), u, u, delta);
     int& conns = localUsers_[u];
     const bool was = conns > 0;
     conns += delta;
@@ -331,7 +353,7 @@ void RedisEngine::recoverInLoop0(std::string channel, std::optional<StreamPositi
                                    since ? std::to_string(since->offset) : std::string(),
                                    std::to_string(options_.historySize + 1)};
   evalScript(
-      *instanceFor(channel).command, false, std::move(args),
+      *instanceFor(channel).command, recoverScript_, 2, std::move(args),
       [this, channel, since, origin, done = std::move(done)](const redisReply* r) mutable {
         Recovery rec;
         if (!scriptHead(r, &rec.offset, &rec.epoch)) {
@@ -380,6 +402,12 @@ FrameRef RedisEngine::messageFrame(std::string_view channel, uint64_t offset, in
 void RedisEngine::onChannelMessage(std::string_view channel, std::string_view payload) {
   auto it = channels_.find(channel);
   if (it == channels_.end()) return;  // unsubscribed meanwhile
+  bool join = false;
+  std::string_view user;
+  if (redis::decodePresenceEvent(payload, &join, &user)) {
+    onPresenceEvent(channel, join, user);
+    return;
+  }
   redis::ChannelMessage m;
   if (!redis::decodeChannelMessage(payload, &m)) {
     RC_LOG_WARN("redis: malformed message on {}", channel);
@@ -432,7 +460,7 @@ void RedisEngine::catchUp(const std::string& channel) {
   std::vector<std::string> args = {
       redis::metaKey(options_.prefix, channel), redis::historyKey(options_.prefix, channel),
       randomEpoch(), std::to_string(s.lastOffset), std::to_string(options_.historySize + 1)};
-  evalScript(*instanceFor(channel).command, false, std::move(args),
+  evalScript(*instanceFor(channel).command, recoverScript_, 2, std::move(args),
              [this, channel](const redisReply* r) {
                auto it = channels_.find(channel);
                if (it == channels_.end()) return;
@@ -526,6 +554,245 @@ void RedisEngine::deliverInOrder(Envelope* env) {
   // rather than being dropped. TODO(order): a re-parked envelope goes behind later ones.
   shard->runOrPark([this, env] { return fanout_->tryDeliver(env); },
                    [this, env] { deliverInOrder(env); });
+}
+
+// --- presence -------------------------------------------------------------------------
+
+void RedisEngine::presenceChange(std::string_view channel, std::string_view user,
+                                 std::string_view name, int delta) {
+  onLoop0([this, ch = std::string(channel), u = std::string(user), n = std::string(name), delta] {
+    changePresence(ch, u, n, delta);
+  });
+}
+
+void RedisEngine::changePresence(const std::string& set, std::string_view user,
+                                 std::string_view name, int delta) {
+  PresenceSet& ps = presenceSet(set);
+  auto [it, inserted] = ps.users.try_emplace(std::string(user));
+  LocalPresence& p = it->second;
+  if (delta > 0) {
+    if (p.conns == 0) p.name = std::string(name);
+    p.conns += static_cast<uint32_t>(delta);
+  } else {
+    p.conns -= std::min(p.conns, static_cast<uint32_t>(-delta));
+  }
+  if (!p.dirty) {
+    p.dirty = true;
+    ps.dirty.push_back(it->first);
+  }
+  queueFlush(set);
+}
+
+void RedisEngine::queueFlush(const std::string& set) {
+  PresenceSet& ps = presenceSet(set);
+  if (ps.queued) return;
+  ps.queued = true;
+  dirtySets_.push_back(set);
+  if (flushScheduled_) return;
+  flushScheduled_ = true;
+  // After the tasks and events of this iteration: a burst of changes makes one update.
+  loop0()->queueInLoop([this] { flushPresence(); });
+}
+
+void RedisEngine::flushPresence() {
+  flushScheduled_ = false;
+  auto sets = std::move(dirtySets_);
+  dirtySets_.clear();
+  for (const std::string& set : sets) {
+    PresenceSet& ps = presenceSet(set);
+    ps.queued = false;
+    auto ch = set.empty() ? channels_.end() : channels_.find(set);
+    // A channel's update waits until this node hears the channel: its join comes back to it.
+    if (ch != channels_.end() && !ch->second.confirmed && instanceFor(set).subscriber->up()) {
+      continue;  // onSubscribed() queues it again
+    }
+    sendPresence(set, false);
+  }
+}
+
+void RedisEngine::sendPresence(const std::string& set, bool all) {
+  PresenceSet& ps = presenceSet(set);
+  std::vector<std::string> users;
+  if (all) {
+    users.reserve(ps.users.size());
+    for (auto& [user, p] : ps.users) users.push_back(user);
+  } else {
+    users = std::move(ps.dirty);
+  }
+  ps.dirty.clear();
+  const redis::PresenceKeys keys = set.empty() ? redis::onlinePresenceKeys(options_.prefix)
+                                               : redis::channelPresenceKeys(options_.prefix, set);
+  const std::string pubChannel =
+      set.empty() ? std::string() : redis::messageChannel(options_.prefix, set);
+  net::RedisClient& client = presenceClient(set);
+  const int64_t now = wallMs();
+  for (size_t first = 0; first < users.size(); first += kPresenceUsersPerRun) {
+    std::vector<std::string> args = {keys.conns,
+                                     keys.expiry,
+                                     keys.nodes,
+                                     keys.names,
+                                     nodeInstance_,
+                                     std::to_string(now),
+                                     std::to_string(now + options_.presenceTtlMs),
+                                     std::to_string(2 * options_.presenceTtlMs),
+                                     pubChannel,
+                                     "0"};
+    const size_t last = std::min(users.size(), first + kPresenceUsersPerRun);
+    for (size_t i = first; i < last; ++i) {
+      const LocalPresence& p = ps.users[users[i]];
+      args.push_back(users[i]);
+      args.push_back(std::to_string(p.conns));
+      args.push_back(p.name);
+    }
+    // A failed update is sent again by the next refresh (or expires: the users leave).
+    evalScript(client, presenceScript_, 4, std::move(args), [](const redisReply*) {});
+  }
+  for (const std::string& user : users) {
+    auto it = ps.users.find(user);
+    if (it == ps.users.end()) continue;
+    it->second.dirty = false;
+    if (it->second.conns == 0) ps.users.erase(it);
+  }
+  if (!set.empty() && ps.users.empty() && ps.dirty.empty() && !ps.queued) presence_.erase(set);
+}
+
+void RedisEngine::refreshPresence() {
+  if (!healthy()) return;  // the updates would fail at once; the link's return refreshes
+  sendPresence(std::string(), true);
+  std::vector<std::string> sets;
+  sets.reserve(presence_.size());
+  for (const auto& [set, ps] : presence_) sets.push_back(set);
+  for (const std::string& set : sets) {
+    if (presence_.find(set) != presence_.end()) sendPresence(set, true);
+  }
+}
+
+void RedisEngine::readPresence(const std::string& set,
+                               std::function<void(bool ok, PresenceRead)> done) {
+  const redis::PresenceKeys keys = set.empty() ? redis::onlinePresenceKeys(options_.prefix)
+                                               : redis::channelPresenceKeys(options_.prefix, set);
+  std::vector<std::string> args = {
+      keys.conns,
+      keys.expiry,
+      keys.nodes,
+      keys.names,
+      nodeInstance_,
+      std::to_string(wallMs()),
+      "0",
+      "0",
+      set.empty() ? std::string() : redis::messageChannel(options_.prefix, set),
+      "1"};
+  net::RedisClient& client = presenceClient(set);
+  evalScript(
+      client, presenceScript_, 4, std::move(args), [done = std::move(done)](const redisReply* r) {
+        if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_ARRAY || r->element[1]->type != REDIS_REPLY_ARRAY) {
+          done(false, {});
+          return;
+        }
+        std::unordered_map<std::string, PresenceEntry, StringHash, std::equal_to<>> byUser;
+        const redisReply* conns = r->element[0];
+        for (size_t i = 0; i + 1 < conns->elements; i += 2) {
+          std::string_view member = str(conns->element[i]);
+          const size_t sp = member.find(' ');
+          if (sp == std::string_view::npos) continue;
+          std::string_view user = member.substr(sp + 1);
+          PresenceEntry& e = byUser[std::string(user)];
+          e.user = std::string(user);
+          if (conns->element[i + 1]->type == REDIS_REPLY_STRING) {
+            e.conns += static_cast<uint32_t>(std::atoi(conns->element[i + 1]->str));
+          }
+        }
+        const redisReply* names = r->element[1];
+        for (size_t i = 0; i + 1 < names->elements; i += 2) {
+          auto it = byUser.find(str(names->element[i]));
+          if (it != byUser.end()) it->second.name = std::string(str(names->element[i + 1]));
+        }
+        PresenceRead out;
+        out.reserve(byUser.size());
+        for (auto& [user, e] : byUser) {
+          if (e.name.empty()) e.name = e.user;
+          out.push_back(std::move(e));
+        }
+        std::sort(out.begin(), out.end(),
+                  [](const PresenceEntry& a, const PresenceEntry& b) { return a.user < b.user; });
+        done(true, std::move(out));
+      });
+}
+
+void RedisEngine::presence(std::string_view channel,
+                           std::function<void(std::vector<PresenceEntry>)> done) {
+  net::EventLoop* origin = Fanout::currentShard()->loop();
+  onLoop0([this, ch = std::string(channel), origin, done = std::move(done)]() mutable {
+    auto answer = [this, ch, origin, done = std::move(done)](bool ok, PresenceRead read) mutable {
+      if (!ok) {
+        // Redis unreachable: this node's own part of the list.
+        read.clear();
+        auto it = presence_.find(ch);
+        if (it != presence_.end()) {
+          for (const auto& [user, p] : it->second.users) {
+            if (p.conns > 0) read.push_back({user, p.name, p.conns});
+          }
+        }
+        std::sort(read.begin(), read.end(),
+                  [](const PresenceEntry& a, const PresenceEntry& b) { return a.user < b.user; });
+      }
+      auto shared = std::make_shared<PresenceRead>(std::move(read));
+      origin->runInLoop([done = std::move(done), shared] { done(std::move(*shared)); });
+    };
+    readPresence(ch, std::move(answer));
+  });
+}
+
+void RedisEngine::users(std::function<void(std::vector<UserInfo>)> done) {
+  net::EventLoop* origin = Fanout::currentShard()->loop();
+  onLoop0([this, origin, done = std::move(done)]() mutable {
+    readPresence(
+        std::string(), [this, origin, done = std::move(done)](bool ok, PresenceRead read) mutable {
+          auto out = std::make_shared<std::vector<UserInfo>>();
+          if (ok) {
+            for (const PresenceEntry& e : read) out->push_back({e.user, e.conns});
+          } else {
+            for (const auto& [user, conns] : localUsers_) {
+              out->push_back({user, static_cast<uint32_t>(conns)});
+            }
+            std::sort(out->begin(), out->end(),
+                      [](const UserInfo& a, const UserInfo& b) { return a.user < b.user; });
+          }
+          origin->runInLoop([done = std::move(done), out] { done(std::move(*out)); });
+        });
+  });
+}
+
+void RedisEngine::channels(std::function<void(std::vector<ChannelInfo>)> done) {
+  net::EventLoop* origin = Fanout::currentShard()->loop();
+  onLoop0([this, origin, done = std::move(done)]() mutable {
+    auto out = std::make_shared<std::vector<ChannelInfo>>();
+    for (const auto& [channel, ps] : presence_) {
+      ChannelInfo info{channel, 0, 0};
+      for (const auto& [user, p] : ps.users) info.subscribers += p.conns;
+      if (info.subscribers == 0) continue;
+      auto it = channels_.find(channel);
+      if (it != channels_.end()) info.offset = it->second.lastOffset;
+      out->push_back(std::move(info));
+    }
+    std::sort(out->begin(), out->end(),
+              [](const ChannelInfo& a, const ChannelInfo& b) { return a.channel < b.channel; });
+    origin->runInLoop([done = std::move(done), out] { done(std::move(*out)); });
+  });
+}
+
+void RedisEngine::onPresenceEvent(std::string_view channel, bool join, std::string_view user) {
+  Envelope* env = fanout_->newEnvelope(Envelope::Kind::kPresence, channel, nullptr);
+  std::string json;
+  if (join) {
+    frame::join(json, channel, user);
+  } else {
+    frame::leave(json, channel, user);
+  }
+  env->frame = ws::buildFrame(ws::Opcode::kText, json);
+  env->publishNs = monotonicNs();
+  deliverInOrder(env);
 }
 
 void RedisEngine::appendMetrics(std::string& out) const {

@@ -19,8 +19,16 @@
 // are refused at once with "overloaded" (counted); clients stay connected, the links
 // reconnect with back-off and resubscribe, and the catch-up above runs for every channel.
 //
-// Presence, user lists and channel lists are this node's own (the local MemoryEngine part):
-// TODO(cluster presence): keep them in Redis with expiry refreshed by live nodes.
+// Presence: each channel's presence list and the cluster's user list are presence sets in
+// Redis (redis_codec.h, kPresenceScript), one entry per node and user carrying the node's
+// connection count and an expiry. Loop 0 keeps this node's counts, sends the changes once
+// per loop iteration (a burst of subscribes makes one script run per channel), and every
+// presenceTtlMs/3 refreshes all its entries and sweeps expired ones. A crashed node's users
+// therefore leave every list, with a leave event, at most presenceTtlMs + presenceTtlMs/3
+// after its last refresh. The script publishes join/leave on the channel's pub/sub channel,
+// so every node delivers them in order with the channel's messages. Channel lists stay this
+// node's own (the channels it has subscribers for). While Redis is unreachable, presence and
+// user queries answer with this node's own part.
 //
 // Thread safety: the Engine methods are safe from any loop thread; everything else runs on
 // loop 0.
@@ -36,9 +44,9 @@
 
 #include "core/hash.h"
 #include "net/redis_client.h"
+#include "net/ticker.h"
 #include "push/engine.h"
 #include "push/fanout.h"
-#include "push/memory_engine.h"
 
 namespace ringcast::push {
 
@@ -48,6 +56,7 @@ struct RedisEngineOptions {
   std::string nodeId;
   size_t historySize = 100;
   int64_t historyTtlMs = 0;
+  int64_t presenceTtlMs = 10'000;  // a node's presence entries expire this long after a refresh
 };
 
 class RedisEngine final : public Engine {
@@ -64,15 +73,9 @@ class RedisEngine final : public Engine {
   void disconnect(std::string_view user, ReceiptFn done) override;
   void stats(std::function<void(const Stats&)> done) override { fanout_->stats(std::move(done)); }
   void presence(std::string_view channel,
-                std::function<void(std::vector<PresenceEntry>)> done) override {
-    local_.presence(channel, std::move(done));
-  }
-  void users(std::function<void(std::vector<UserInfo>)> done) override {
-    local_.users(std::move(done));
-  }
-  void channels(std::function<void(std::vector<ChannelInfo>)> done) override {
-    local_.channels(std::move(done));
-  }
+                std::function<void(std::vector<PresenceEntry>)> done) override;
+  void users(std::function<void(std::vector<UserInfo>)> done) override;
+  void channels(std::function<void(std::vector<ChannelInfo>)> done) override;
 
   // Engine
   void attachLoop(net::EventLoop& loop) override;
@@ -81,9 +84,7 @@ class RedisEngine final : public Engine {
   void recover(std::string_view channel, const std::optional<StreamPosition>& since,
                RecoveryFn done) override;
   void presenceChange(std::string_view channel, std::string_view user, std::string_view name,
-                      int delta) override {
-    local_.presenceChange(channel, user, name, delta);
-  }
+                      int delta) override;
   void userChange(std::string_view user, int delta) override;
   bool healthy() const override { return healthy_.load(std::memory_order_relaxed); }
   void appendMetrics(std::string& out) const override;
@@ -122,14 +123,50 @@ class RedisEngine final : public Engine {
     std::vector<std::function<void()>> waiting;  // recoveries waiting for the SUBSCRIBE
   };
 
+  // This node's part of one presence set (loop 0).
+  struct LocalPresence {
+    uint32_t conns = 0;
+    bool dirty = false;  // changed since the last update sent
+    std::string name;
+  };
+  struct PresenceSet {
+    std::unordered_map<std::string, LocalPresence, StringHash, std::equal_to<>> users;
+    std::vector<std::string> dirty;  // users with LocalPresence::dirty
+    bool queued = false;             // in dirtySets_
+  };
+  // What a presence read answers: user -> {connections over every node, name}.
+  using PresenceRead = std::vector<PresenceEntry>;
+
   Instance& instanceFor(std::string_view key);
   net::EventLoop* loop0() const { return loops_[0]; }
   // Runs fn on loop 0 (now when already there).
   void onLoop0(std::function<void()> fn);
   void updateHealth();
-  // Runs script on the channel's instance; a NOSCRIPT answer is retried once with EVAL.
-  void evalScript(net::RedisClient& client, bool publish, std::vector<std::string> args,
-                  net::RedisClient::ReplyFn done);
+  struct Script {
+    std::string_view text;
+    std::string sha;
+  };
+  // Runs a script with two or four keys (the first args); a NOSCRIPT answer is retried once
+  // with EVAL.
+  void evalScript(net::RedisClient& client, const Script& script, int keys,
+                  std::vector<std::string> args, net::RedisClient::ReplyFn done);
+  // Presence sets (loop 0). `set` is a channel name, or empty for the user list.
+  void changePresence(const std::string& set, std::string_view user, std::string_view name,
+                      int delta);
+  void queueFlush(const std::string& set);
+  void flushPresence();
+  // Sends the set's dirty users (or all of them: a refresh), then forgets users at 0.
+  void sendPresence(const std::string& set, bool all);
+  void refreshPresence();
+  void readPresence(const std::string& set, std::function<void(bool ok, PresenceRead)> done);
+  PresenceSet& presenceSet(const std::string& set) {
+    return set.empty() ? online_ : presence_[set];
+  }
+  // The command link of the set's instance: the channel's, or the first for the user list.
+  net::RedisClient& presenceClient(const std::string& set) {
+    return set.empty() ? *instances_[0].command : *instanceFor(set).command;
+  }
+  void onPresenceEvent(std::string_view channel, bool join, std::string_view user);
   void recoverInLoop0(std::string channel, std::optional<StreamPosition> since,
                       net::EventLoop* origin, RecoveryFn done);
   void onChannelMessage(std::string_view channel, std::string_view payload);
@@ -146,12 +183,17 @@ class RedisEngine final : public Engine {
   Fanout* const fanout_;
   const RedisEngineOptions options_;
   const std::string nodeEpoch_;
-  const std::string publishSha_, recoverSha_;
-  MemoryEngine local_;  // this node's presence, users and channel list
+  const std::string nodeInstance_;  // "NODE-ID/EPOCH": this process in presence sets
+  const Script publishScript_, recoverScript_, presenceScript_;
   std::vector<net::EventLoop*> loops_;
   std::vector<Instance> instances_;  // loop 0 only
   std::unordered_map<std::string, ChannelState, StringHash, std::equal_to<>> channels_;  // loop 0
   std::unordered_map<std::string, int, StringHash, std::equal_to<>> localUsers_;         // loop 0
+  std::unordered_map<std::string, PresenceSet, StringHash, std::equal_to<>> presence_;   // loop 0
+  PresenceSet online_;                                                                   // loop 0
+  std::vector<std::string> dirtySets_;  // loop 0; "" is the user list
+  bool flushScheduled_ = false;         // loop 0
+  std::unique_ptr<net::Ticker> refreshTicker_;
 
   std::atomic<bool> healthy_{false};
   // Counters written on loop 0 (or with fetch_add from any loop), read by appendMetrics.
