@@ -77,41 +77,8 @@ warn() {
 
 # ---- processes this script started: stopped by pid, also on exit and Ctrl-C -------------
 
-STARTED=()
-
-forget_pid() {
-    local keep=() p
-    for p in "${STARTED[@]}"; do
-        [[ $p == "$1" ]] || keep+=("$p")
-    done
-    STARTED=("${keep[@]}")
-}
-
-# stop_pid PID [SIGNAL]: signal it (default TERM), wait up to 5 s, then KILL.
-stop_pid() {
-    local pid=$1 sig=${2:-TERM} i
-    if kill -0 "$pid" 2>/dev/null; then
-        kill "-$sig" "$pid" 2>/dev/null || true
-        for ((i = 0; i < 50; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            warn "pid $pid did not exit on SIG$sig in 5 s: SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    fi
-    wait "$pid" 2>/dev/null || true
-    forget_pid "$pid"
-}
-
-cleanup() {
-    local i
-    for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
-        stop_pid "${STARTED[i]}" # newest first: the client, then the server
-    done
-}
-trap cleanup EXIT
+# shellcheck source=bench/started.sh
+source "$ROOT/bench/started.sh"
 trap 'warn "interrupted"; exit 130' INT
 trap 'warn "terminated"; exit 143' TERM
 

@@ -86,28 +86,8 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # ---- processes this script started: stopped by pid, also on exit and Ctrl-C -------------
 
-STARTED=()
-stop_pid() {
-    local pid=$1 i keep=() p
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < 50; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    fi
-    wait "$pid" 2>/dev/null || true
-    for p in "${STARTED[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
-    STARTED=("${keep[@]}")
-}
-cleanup() {
-    local i
-    for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do stop_pid "${STARTED[i]}"; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# shellcheck source=bench/started.sh
+source "$ROOT/bench/started.sh"
 
 # start_server BINARY TAG: sets SRV_PID, SRV_WS, SRV_API, SRV_PUB.
 start_server() {

@@ -73,6 +73,12 @@ class Coordinator {
   void startPublishers();
   void readChildren(int timeoutMs);
   Counters sum() const;
+  // CPU ns of each --server-pid now (-1 for a pid that is gone).
+  std::vector<int64_t> cpuOfServers() const {
+    std::vector<int64_t> out;
+    for (int pid : o_.serverPids) out.push_back(processCpuNs(pid));
+    return out;
+  }
   void sendAll(MsgType type, std::string_view payload = {});
   void goPhase();
   void endWindow(MsgType type, std::string_view payload);
@@ -90,7 +96,8 @@ class Coordinator {
   bool signalled_ = false;
   Phase phase_ = Phase::kConnecting;
   int64_t startNs_ = 0, settledNs_ = 0, goNs_ = 0, endNs_ = 0, phaseNs_ = 0;
-  int64_t serverCpuStart_ = -1, serverCpuGo_ = -1, serverCpuEnd_ = -1;
+  // Per --server-pid: CPU ns at the start, when publishing began and when it ended.
+  std::vector<int64_t> serverCpuStart_, serverCpuGo_, serverCpuEnd_;
   int64_t selfCpuGo_ = 0, selfCpuEnd_ = 0;
   int64_t cpuEndNs_ = 0;  // when the window's CPU times were read (fanout: after the drain)
   uint64_t lastUnique_ = 0;
@@ -112,10 +119,10 @@ int Coordinator::run() {
   // (through signalfd) and the workers finish the way the parent tells them.
   sigprocmask(SIG_BLOCK, &stop, nullptr);
   signalFd_ = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (o_.serverPid > 0) {
-    serverCpuStart_ = processCpuNs(o_.serverPid);
-    if (serverCpuStart_ < 0) {
-      fmt::print(stderr, "ringcast-bench: --server-pid {}: no such process\n", o_.serverPid);
+  for (int pid : o_.serverPids) {
+    serverCpuStart_.push_back(processCpuNs(pid));
+    if (serverCpuStart_.back() < 0) {
+      fmt::print(stderr, "ringcast-bench: --server-pid {}: no such process\n", pid);
       return 2;
     }
   }
@@ -380,7 +387,7 @@ void Coordinator::goPhase() {
       }
     }
   }
-  if (o_.serverPid > 0) serverCpuGo_ = processCpuNs(o_.serverPid);
+  serverCpuGo_ = cpuOfServers();
   selfCpuGo_ = selfCpuNs();
   goNs_ = monotonicNs();
   sendAll(MsgType::kGo);
@@ -392,7 +399,7 @@ void Coordinator::endWindow(MsgType type, std::string_view payload) {
   const int64_t now = monotonicNs();
   if (goNs_ != 0 && endNs_ == 0) endNs_ = now;
   cpuEndNs_ = now;
-  if (o_.serverPid > 0 && goNs_ != 0) serverCpuEnd_ = processCpuNs(o_.serverPid);
+  if (goNs_ != 0) serverCpuEnd_ = cpuOfServers();
   selfCpuEnd_ = selfCpuNs();
   if (goNs_ == 0) sendAll(MsgType::kGo);  // a failed start: let workers close and report
   sendAll(type, payload);
@@ -485,10 +492,19 @@ void Coordinator::collect() {
   report_.cpuSec = goNs_ != 0 && cpuEndNs_ > goNs_ ? (cpuEndNs_ - goNs_) / 1e9 : 0;
   report_.clientCpuWindowNs = (selfCpuEnd_ - selfCpuGo_) + w.cpuWindowNs;
   report_.clientCpuTotalNs = selfCpuNs() + childrenCpuNs();
-  if (o_.serverPid > 0 && serverCpuGo_ >= 0 && serverCpuEnd_ >= 0) {
-    report_.serverCpuWindowNs = serverCpuEnd_ - serverCpuGo_;
-    const int64_t nowCpu = processCpuNs(o_.serverPid);
-    report_.serverCpuTotalNs = (nowCpu >= 0 ? nowCpu : serverCpuEnd_) - serverCpuStart_;
+  const size_t pids = o_.serverPids.size();
+  if (pids > 0 && serverCpuGo_.size() == pids && serverCpuEnd_.size() == pids) {
+    const std::vector<int64_t> now = cpuOfServers();
+    report_.serverCpuWindowNs = report_.serverCpuTotalNs = 0;
+    for (size_t i = 0; i < pids; ++i) {
+      const int64_t window =
+          serverCpuGo_[i] >= 0 && serverCpuEnd_[i] >= 0 ? serverCpuEnd_[i] - serverCpuGo_[i] : 0;
+      report_.serverCpuWindowPerPidNs.push_back(window);
+      report_.serverCpuWindowNs += window;
+      const int64_t last = now[i] >= 0 ? now[i] : serverCpuEnd_[i];
+      if (last >= 0 && serverCpuStart_[i] >= 0)
+        report_.serverCpuTotalNs += last - serverCpuStart_[i];
+    }
   }
 }
 

@@ -85,9 +85,12 @@ void addCommon(CLI::App* app, Options* o, RawOptions* raw, uint64_t defaultConns
   app->add_option("--header", o->headers,
                   "extra header for the upgrade request, 'Name: value' (repeatable)");
   app->add_option("--json", o->jsonPath, "also write all results as JSON to this file");
-  app->add_option("--server-pid", o->serverPid,
+  app->add_option("--server-pid", o->serverPids,
                   "the server's pid: report its CPU time (utime+stime from /proc) next to the "
-                  "client's, so a reader sees which side was the bottleneck");
+                  "client's, so a reader sees which side was the bottleneck; repeat it (or "
+                  "give a comma-separated list) for several processes, e.g. cluster nodes and "
+                  "their Redis: each is reported, and their sum")
+      ->delimiter(',');
   app->add_flag("--insecure", raw->insecure,
                 "accepted for clarity: wss:// and https:// never verify the certificate");
   app->add_flag("--ktls", o->ktls,

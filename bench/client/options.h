@@ -32,7 +32,7 @@ struct Options {
   std::vector<std::string> headers;       // extra upgrade request fields
   bool ktls = false;                      // wss://: ask for kernel TLS on the client side too
   std::string jsonPath;                   // --json
-  int serverPid = 0;                      // --server-pid
+  std::vector<int> serverPids;            // --server-pid (several: a cluster and its Redis)
   bool progress = false;                  // live line on stderr (when it is a terminal)
   // echo
   uint32_t inflight = 1;

@@ -47,10 +47,15 @@ std::string cpuLine(const RunReport& r) {
   std::string line =
       fmt::format("cpu over the window ({:.2f} s): client {:.2f} s ({:.0f}% of a core)", sec,
                   r.clientCpuWindowNs / 1e9, sec > 0 ? 100.0 * r.clientCpuWindowNs / 1e9 / sec : 0);
-  if (r.serverCpuWindowNs >= 0) {
-    line += fmt::format(", server pid {} {:.2f} s ({:.0f}%)", r.options->serverPid,
-                        r.serverCpuWindowNs / 1e9,
-                        sec > 0 ? 100.0 * r.serverCpuWindowNs / 1e9 / sec : 0);
+  auto share = [sec](int64_t ns) { return sec > 0 ? 100.0 * ns / 1e9 / sec : 0; };
+  const auto& pids = r.options->serverPids;
+  for (size_t i = 0; i < r.serverCpuWindowPerPidNs.size() && i < pids.size(); ++i) {
+    line += fmt::format(", server pid {} {:.2f} s ({:.0f}%)", pids[i],
+                        r.serverCpuWindowPerPidNs[i] / 1e9, share(r.serverCpuWindowPerPidNs[i]));
+  }
+  if (pids.size() > 1 && r.serverCpuWindowNs >= 0) {
+    line += fmt::format(", servers together {:.2f} s ({:.0f}%)", r.serverCpuWindowNs / 1e9,
+                        share(r.serverCpuWindowNs));
   }
   line += fmt::format("\ncpu over the whole run: client {:.2f} s", r.clientCpuTotalNs / 1e9);
   if (r.serverCpuTotalNs >= 0) line += fmt::format(", server {:.2f} s", r.serverCpuTotalNs / 1e9);
@@ -340,8 +345,17 @@ std::string formatJson(const RunReport& r) {
       "\"client_total\":{:.3f}",
       r.cpuSec, r.clientCpuWindowNs / 1e9, r.clientCpuTotalNs / 1e9);
   if (r.serverCpuWindowNs >= 0) {
+    // server_pid/server_window/server_total: the first pid's and the sum (one pid: the same);
+    // servers: each pid's window.
     out += fmt::format(",\"server_pid\":{},\"server_window\":{:.3f},\"server_total\":{:.3f}",
-                       o.serverPid, r.serverCpuWindowNs / 1e9, r.serverCpuTotalNs / 1e9);
+                       o.serverPids.empty() ? 0 : o.serverPids[0], r.serverCpuWindowNs / 1e9,
+                       r.serverCpuTotalNs / 1e9);
+    out += ",\"servers\":[";
+    for (size_t i = 0; i < r.serverCpuWindowPerPidNs.size() && i < o.serverPids.size(); ++i) {
+      out += fmt::format("{}{{\"pid\":{},\"window\":{:.3f}}}", i == 0 ? "" : ",", o.serverPids[i],
+                         r.serverCpuWindowPerPidNs[i] / 1e9);
+    }
+    out += "]";
   }
   out += "}}\n";
   return out;

@@ -23,8 +23,9 @@ struct RunReport {
   double deliverySec = 0;          // fanout: first publish -> last delivery
   int64_t clientCpuWindowNs = 0;   // all bench processes, over the window
   int64_t clientCpuTotalNs = 0;    // all bench processes, whole run
-  int64_t serverCpuWindowNs = -1;  // -1: no --server-pid
+  int64_t serverCpuWindowNs = -1;  // -1: no --server-pid; else the sum over every pid
   int64_t serverCpuTotalNs = -1;
+  std::vector<int64_t> serverCpuWindowPerPidNs;  // in --server-pid order
   std::string fatal;         // why the run could not be measured; empty if it was
   bool interrupted = false;  // a signal ended the window early
 };

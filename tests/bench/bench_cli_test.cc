@@ -1,5 +1,7 @@
 // ringcast-bench as a user runs it: help, failure reports and the echo and idle modes
 // against a real `ringcast --echo` on loopback.
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -103,9 +105,12 @@ TEST(BenchCliTest, EchoMeasuresRoundTripsAgainstRingcast) {
   auto server = startEchoServer();
   ASSERT_NE(server, nullptr);
   const std::string json = ::testing::TempDir() + "bench_echo.json";
-  BenchRun run = runBench({"echo", "--url", echoUrl(*server), "--conns", "8", "--inflight", "2",
-                           "--size", "1KiB", "--duration", "1s", "--threads", "2", "--server-pid",
-                           std::to_string(server->pid()), "--json", json});
+  BenchRun run =
+      runBench({"echo", "--url", echoUrl(*server), "--conns", "8", "--inflight", "2", "--size",
+                "1KiB", "--duration", "1s", "--threads", "2", "--server-pid",
+                // The server, and this test's own process: several pids are each
+                // reported, and summed.
+                std::to_string(server->pid()) + "," + std::to_string(::getpid()), "--json", json});
   ASSERT_EQ(run.exitCode, 0) << run.out << run.err;
   EXPECT_NE(run.out.find("round-trip latency: p50"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("server pid"), std::string::npos) << run.out;
@@ -116,6 +121,10 @@ TEST(BenchCliTest, EchoMeasuresRoundTripsAgainstRingcast) {
   EXPECT_EQ(jsonNumber(j, "failed"), 0) << j;
   EXPECT_NE(j.find("\"p99.9\":"), std::string::npos) << j;
   EXPECT_NE(j.find("\"server_window\":"), std::string::npos) << j;
+  EXPECT_NE(j.find("\"servers\":[{\"pid\":" + std::to_string(server->pid())), std::string::npos)
+      << j;
+  EXPECT_NE(j.find("{\"pid\":" + std::to_string(::getpid()) + ","), std::string::npos) << j;
+  EXPECT_NE(run.out.find("servers together"), std::string::npos) << run.out;
   EXPECT_TRUE(server->running());
 }
 

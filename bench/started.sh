@@ -1,0 +1,44 @@
+# Sourced by the bench scripts: the processes a script started, stopped by pid only (never by
+# name), newest first, also on exit, Ctrl-C and SIGTERM (the traps are set here).
+#   STARTED+=("$pid")   after starting a process in the background
+#   stop_pid PID [SIG]  signal it (default TERM), wait up to 5 s, then KILL; forget it
+#   stop_started        stop every process still in STARTED, newest first
+
+STARTED=()
+
+forget_pid() {
+    local keep=() p
+    for p in "${STARTED[@]}"; do
+        [[ $p == "$1" ]] || keep+=("$p")
+    done
+    STARTED=("${keep[@]}")
+}
+
+stop_pid() {
+    local pid=$1 sig=${2:-TERM} i
+    if kill -0 "$pid" 2>/dev/null; then
+        kill "-$sig" "$pid" 2>/dev/null || true
+        for ((i = 0; i < 50; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            printf '%s: pid %s did not exit on SIG%s in 5 s: SIGKILL\n' "$(basename -- "$0")" \
+                "$pid" "$sig" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    fi
+    wait "$pid" 2>/dev/null || true
+    forget_pid "$pid"
+}
+
+stop_started() {
+    local i
+    for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
+        stop_pid "${STARTED[i]}"
+    done
+}
+
+trap stop_started EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
