@@ -77,7 +77,9 @@ RedisEngine::RedisEngine(Fanout* fanout, const RedisEngineOptions& options)
       presenceScript_{redis::kPresenceScript, redis::scriptSha1(redis::kPresenceScript)},
       loops_(static_cast<size_t>(fanout->loopCount()), nullptr) {}
 
-RedisEngine::~RedisEngine() = default;
+RedisEngine::~RedisEngine() {
+  for (Envelope* env : fromRedis_) delete env;  // still waiting for room when the node stopped
+}
 
 void RedisEngine::attachLoop(net::EventLoop& loop) {
   loops_[static_cast<size_t>(loop.id())] = &loop;
@@ -549,11 +551,26 @@ void RedisEngine::onNotice(std::string_view payload) {
 }
 
 void RedisEngine::deliverInOrder(Envelope* env) {
-  Shard* shard = &fanout_->shard(0);
-  // What came from Redis was accepted by the cluster: past the park bound it parks again
-  // rather than being dropped. TODO(order): a re-parked envelope goes behind later ones.
-  shard->runOrPark([this, env] { return fanout_->tryDeliver(env); },
-                   [this, env] { deliverInOrder(env); });
+  fromRedis_.push_back(env);
+  if (!flushParked_) flushFromRedis();
+}
+
+void RedisEngine::flushFromRedis() {
+  auto attempt = [this] {
+    while (!fromRedis_.empty()) {
+      if (!fanout_->tryDeliver(fromRedis_.front())) return false;
+      fromRedis_.pop_front();
+    }
+    flushParked_ = false;
+    return true;
+  };
+  // What came from Redis was accepted by the cluster: past the park bound the flush parks
+  // again rather than dropping anything, and the queue keeps the order it arrived in.
+  flushParked_ = true;
+  fanout_->shard(0).runOrPark(attempt, [this] {
+    flushParked_ = false;
+    flushFromRedis();
+  });
 }
 
 // --- presence -------------------------------------------------------------------------

@@ -175,8 +175,10 @@ class RedisEngine final : public Engine {
   void acceptLive(ChannelState& s, const std::string& channel, Held m);
   void catchUp(const std::string& channel);
   void deliverLost(std::string_view channel, uint64_t offset, std::string_view epoch);
-  // Hands an envelope to the fan-out in order; never drops it (re-parks past the bound).
+  // Hands an envelope to the fan-out after every earlier one from Redis; never drops it.
   void deliverInOrder(Envelope* env);
+  // Delivers fromRedis_ front first while the ring has room; parks itself for the rest.
+  void flushFromRedis();
   static FrameRef messageFrame(std::string_view channel, uint64_t offset, int64_t tsMs,
                                std::string_view from, std::string_view data);
 
@@ -193,6 +195,8 @@ class RedisEngine final : public Engine {
   PresenceSet online_;                                                                   // loop 0
   std::vector<std::string> dirtySets_;  // loop 0; "" is the user list
   bool flushScheduled_ = false;         // loop 0
+  std::deque<Envelope*> fromRedis_;     // loop 0: from Redis, waiting for ring room, in order
+  bool flushParked_ = false;            // loop 0: a flushFromRedis() is parked
   std::unique_ptr<net::Ticker> refreshTicker_;
 
   std::atomic<bool> healthy_{false};

@@ -476,6 +476,37 @@ TEST_F(RedisCluster, RedisRestartWhileMessagesFlowLosesNothingAccepted) {
   }
 }
 
+// What arrives from Redis in a burst finds a ring of 2 full again and again: it waits on
+// loop 0 in arrival order (never dropped, never reordered) while both loops keep draining.
+TEST_F(RedisCluster, ABurstFromRedisIntoAFullRingKeepsItsOrder) {
+  startRedis(1);
+  for (int i = 0; i < 2; ++i) {
+    auto gw = std::make_unique<Gateway>();
+    ASSERT_TRUE(startGateway({"--redis", redisFlag(), "--ring-size", "2"}, gw.get()));
+    api_.push_back(std::make_unique<ApiClient>(gw->apiPort));
+    nodes_.push_back(std::move(gw));
+  }
+  for (auto& api : api_) ASSERT_TRUE(waitHealthy(*api));
+  auto readers = connectOnEveryLoop(nodes_[1]->wsPort, "/ws?user=reader");
+  ASSERT_EQ(readers.size(), 2u) << "need a reader on each loop of node 1";
+  for (auto& r : readers) ASSERT_TRUE(subscribeOk(*r, "burst"));
+  constexpr uint64_t kMessages = 2000;
+  std::string batch;
+  for (uint64_t m = 1; m <= kMessages; ++m) {
+    batch += tcpCommand("PUB burst", R"({"m":)" + std::to_string(m) + "}");
+  }
+  LineClient feeder;
+  ASSERT_TRUE(feeder.connect(nodes_[0]->publishPort));
+  ASSERT_TRUE(feeder.send(batch + "PING\r\n"));
+  ASSERT_EQ(feeder.line(std::chrono::milliseconds(20000)), "PONG");  // all accepted
+  for (auto& r : readers) ASSERT_TRUE(gotAllInOrder(*r, "burst", kMessages));
+  // The burst did wait for room on node 1 (else this test shows nothing).
+  const std::string metrics = api_[1]->get("/metrics").body;
+  const size_t at = metrics.find("\nringcast_parked_total ");
+  ASSERT_NE(at, std::string::npos) << metrics;
+  EXPECT_GT(std::atol(metrics.c_str() + at + 23), 0) << metrics.substr(at, 40);
+}
+
 TEST_F(RedisCluster, TwoInstancesEachCarryChannelsInOrder) {
   startRedis(2);
   startNodes(2);
