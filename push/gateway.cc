@@ -43,7 +43,9 @@ Gateway::Gateway(const Flags& flags) : flags_(flags) {
   if (flags_.echo) wsOptions_.endpoints.emplace_back("/echo", &echo_);
   for (const DemoAsset& asset : demoAssets()) {
     const http::Header headers[] = {{"Content-Type", asset.contentType},
-                                    {"Cache-Control", "no-cache"}};
+                                    {"Cache-Control", "no-cache"},
+                                    {"Content-Security-Policy", kDemoContentSecurityPolicy},
+                                    {"X-Content-Type-Options", "nosniff"}};
     std::string response;
     http::appendResponse(response, 200, headers, asset.body, false);
     wsOptions_.pages.emplace_back(std::string(asset.path), std::move(response));

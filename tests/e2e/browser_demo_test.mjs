@@ -3,7 +3,8 @@
 // messages, a direct message, a system notice, a leave, a server-side disconnect with
 // automatic reconnect and recovery of what was missed, media messages next to hostile
 // ones), with a third client on npm's `ws` as a witness of what the protocol delivered.
-// The image of the media messages comes from the test's own server on loopback.
+// The image of the media messages comes from the test's own server on loopback; a last
+// step checks that the page's Content-Security-Policy stops inline script.
 // Usage: node --test-reporter=spec browser_demo_test.mjs PATH/TO/ringcast [SCREENSHOT.png] [--tls]
 // With --tls the gateway gets a self-signed ECDSA P-256 certificate made here with openssl,
 // the page is loaded over https:// and its client must connect with wss://.
@@ -465,6 +466,35 @@ test(`demo page over ${HTTP}: presence, messages, direct, notice, leave, reconne
       await page.screenshot({ path: screenshotPath.replace(/\.png$/, '') + '-media.png' });
     });
 
+    await t.test('the page comes with a Content-Security-Policy: markup that got in would not run', async () => {
+      const context = await browser.newContext({ ignoreHTTPSErrors: TLS });
+      try {
+        const page = await context.newPage();
+        const response = await page.goto(base + '/');
+        const csp = response.headers()['content-security-policy'];
+        assert.match(csp, /script-src 'self';/);
+        assert.match(csp, /img-src 'self' http: https:;/);
+        assert.equal(response.headers()['x-content-type-options'], 'nosniff');
+        await page.waitForFunction(() => window.demo !== undefined, null, { timeout: STEP_MS });
+        // As if a message had made it into the page as markup: neither script runs.
+        const outcome = await withTimeout(page.evaluate(() => new Promise((resolve) => {
+          const blocked = [];
+          document.addEventListener('securitypolicyviolation', (e) => {
+            blocked.push(e.effectiveDirective);
+            if (blocked.length === 2) resolve({ blocked: blocked.sort(), ran: window.__pwned });
+          });
+          const box = document.createElement('div');
+          box.innerHTML = '<img src="/nothing-here" onerror="window.__pwned = \'onerror\'">';
+          const script = document.createElement('script');
+          script.textContent = 'window.__pwned = "inline"';
+          document.body.append(box, script);
+        })), STEP_MS, 'two Content-Security-Policy violations');
+        assert.deepEqual(outcome, { blocked: ['script-src-attr', 'script-src-elem'], ran: undefined });
+      } finally {
+        await context.close();
+      }
+    });
+
     await t.test('the page loads nothing from elsewhere and logs no errors', async () => {
       const own = (u) => u.startsWith(base + '/') || u.startsWith(`${WS}://127.0.0.1:${server.ws}/`);
       // The one exception: the image of the media message, from the test's own server.
@@ -474,8 +504,9 @@ test(`demo page over ${HTTP}: presence, messages, direct, notice, leave, reconne
       assert.deepEqual(alice.sockets.filter((u) => !u.startsWith(`${WS}://127.0.0.1:${server.ws}/ws`)), []);
       assert.deepEqual(bob.requests.filter((u) => !own(u)), []);
       assert.ok(alice.requests.includes(base + '/ringcast.js'));
-      assert.deepEqual(alice.errors, []);
-      assert.deepEqual(bob.errors, []);
+      assert.ok(alice.requests.includes(base + '/chat.js'));
+      assert.deepEqual(alice.errors, [], JSON.stringify(alice.errors));
+      assert.deepEqual(bob.errors, [], JSON.stringify(bob.errors));
     });
   } finally {
     if (carol) carol.ws.terminate();
