@@ -56,4 +56,20 @@ int64_t Cluster::metric(size_t node, const std::string& name) {
   return std::stoll(r.body.substr(at + line.size()));
 }
 
+std::optional<std::chrono::milliseconds> Cluster::waitSubscriptionsOnOthers(
+    size_t except, int64_t want, std::chrono::milliseconds timeout) {
+  const auto start = std::chrono::steady_clock::now();
+  while (true) {
+    int64_t sum = 0;
+    for (size_t n = 0; n < nodes.size(); ++n) {
+      if (n != except) sum += metric(n, "subscriptions");
+    }
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start);
+    if (sum == want) return took;
+    if (took >= timeout) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 }  // namespace ringcast::test

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,11 @@ struct Cluster {
   // A number of the node's /metrics ("subscriptions" reads ringcast_subscriptions); -1 when
   // absent or the node does not answer.
   int64_t metric(size_t node, const std::string& name);
+  // Polls until the nodes other than `except` hold `want` subscriptions in all; how long it
+  // took, or nullopt at the timeout.
+  std::optional<std::chrono::milliseconds> waitSubscriptionsOnOthers(
+      size_t except, int64_t want,
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(15000));
 
   std::vector<std::unique_ptr<RedisServer>> redis;
   std::vector<std::unique_ptr<Gateway>> nodes;

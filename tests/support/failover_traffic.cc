@@ -190,6 +190,7 @@ SteadyPublisher::SteadyPublisher(std::vector<uint16_t> apiPorts, std::string cha
       interval_(interval) {}
 
 SteadyPublisher::~SteadyPublisher() {
+  stopping_.store(true);
   if (thread_.joinable()) thread_.join();
 }
 
@@ -201,7 +202,7 @@ void SteadyPublisher::run() {
   std::vector<std::unique_ptr<ApiClient>> apis;
   for (uint16_t port : apiPorts_) apis.push_back(std::make_unique<ApiClient>(port));
   auto due = Clock::now();
-  for (uint64_t k = 1; k <= count_; ++k) {
+  for (uint64_t k = 1; k <= count_ && !stopping_.load(); ++k) {
     std::this_thread::sleep_until(due);  // the rate, not a wait for anything
     due += interval_;
     const std::string body =

@@ -82,7 +82,7 @@ class SteadyPublisher {
  public:
   SteadyPublisher(std::vector<uint16_t> apiPorts, std::string channel, uint64_t count,
                   Millis interval);
-  ~SteadyPublisher();  // joins
+  ~SteadyPublisher();  // stops after the publish in flight, joins
   SteadyPublisher(const SteadyPublisher&) = delete;
   SteadyPublisher& operator=(const SteadyPublisher&) = delete;
 
@@ -103,6 +103,7 @@ class SteadyPublisher {
   std::thread thread_;
   std::atomic<uint64_t> published_{0};
   std::atomic<bool> done_{false};
+  std::atomic<bool> stopping_{false};
 
   mutable std::mutex mu_;  // guards failure_
   std::string failure_;
