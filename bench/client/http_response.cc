@@ -163,6 +163,8 @@ bool ResponseParser::parseHead(std::string_view text, ResponseHead* head) {
       head->accept = value;
     } else if (http::equalsIgnoreCase(name, "upgrade")) {
       head->upgrade = value;
+    } else if (http::equalsIgnoreCase(name, "sec-websocket-extensions")) {
+      head->extensions = value;
     }
   }
   return true;

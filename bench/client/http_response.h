@@ -20,10 +20,11 @@ struct ResponseHead {
   std::string_view reason;  // reason phrase, e.g. "Not Found"
   bool keepAlive = true;    // false when the server announced Connection: close (or HTTP/1.0)
   bool chunked = false;
-  int64_t contentLength = -1;  // -1 when absent
-  std::string_view accept;     // Sec-WebSocket-Accept
-  std::string_view upgrade;    // Upgrade
-  size_t headBytes = 0;        // status line + fields + blank line
+  int64_t contentLength = -1;   // -1 when absent
+  std::string_view accept;      // Sec-WebSocket-Accept
+  std::string_view upgrade;     // Upgrade
+  std::string_view extensions;  // Sec-WebSocket-Extensions
+  size_t headBytes = 0;         // status line + fields + blank line
 };
 
 class ResponseParser {

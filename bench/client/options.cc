@@ -95,6 +95,11 @@ void addCommon(CLI::App* app, Options* o, RawOptions* raw, uint64_t defaultConns
                 "accepted for clarity: wss:// and https:// never verify the certificate");
   app->add_flag("--ktls", o->ktls,
                 "wss:// and https://: ask OpenSSL for kernel TLS on the client side as well");
+  app->add_flag("--compression", o->compression,
+                "offer permessage-deflate (RFC 7692, client_no_context_takeover); where the "
+                "server accepts, compressed messages are inflated (the client sends "
+                "uncompressed); the report counts the connections that negotiated it and the "
+                "bytes received on the wire");
   app->add_flag("--quiet", raw->quiet, "no live progress line (shown only when stderr is a TTY)");
 }
 

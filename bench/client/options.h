@@ -31,6 +31,7 @@ struct Options {
   int64_t timeoutMs = 5000;               // connect + upgrade, per attempt
   std::vector<std::string> headers;       // extra upgrade request fields
   bool ktls = false;                      // wss://: ask for kernel TLS on the client side too
+  bool compression = false;               // --compression: offer permessage-deflate
   std::string jsonPath;                   // --json
   std::vector<int> serverPids;            // --server-pid (several: a cluster and its Redis)
   bool progress = false;                  // live line on stderr (when it is a terminal)

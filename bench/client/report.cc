@@ -155,6 +155,12 @@ std::string formatReport(const RunReport& r) {
     out += fmt::format("connections: {} opened of {} in {:.2f} s, {} failed to open\n", c.opened,
                        o.conns, r.connectSec, c.failed());
     out += fmt::format("connect + upgrade latency: {}\n", formatLatency(r.workers.connect));
+    if (o.compression) {
+      out += fmt::format("permessage-deflate negotiated on {} of {} connections\n",
+                         c.compressedConns, c.opened);
+    }
+    out += fmt::format("bytes received on the wire: {} ({:.1f} MB)\n", c.bytesReceived,
+                       c.bytesReceived / 1e6);
   }
   switch (o.mode) {
     case Mode::kEcho:
@@ -271,8 +277,10 @@ std::string formatJson(const RunReport& r) {
                      r.windowSec);
   out += fmt::format(
       ",\"connections\":{{\"attempts\":{},\"opened\":{},\"failed\":{},"
-      "\"lost_while_open\":{},\"closed_ok\":{},\"pings_answered\":{}}}",
-      c.attempts, c.opened, c.failed(), c.lostOpen(), c.closedOk, c.pingsAnswered);
+      "\"lost_while_open\":{},\"closed_ok\":{},\"pings_answered\":{},"
+      "\"compressed\":{},\"bytes_received\":{}}}",
+      c.attempts, c.opened, c.failed(), c.lostOpen(), c.closedOk, c.pingsAnswered,
+      c.compressedConns, c.bytesReceived);
   out += ",\"failures\":{";
   for (size_t i = 0; i < kFailureKinds; ++i) {
     out += fmt::format("{}\"{}\":{}", i == 0 ? "" : ",", failureKey(static_cast<Failure>(i)),

@@ -92,6 +92,7 @@ void Counters::merge(const Counters& o) {
   sent += o.sent;
   received += o.received;
   bytesReceived += o.bytesReceived;
+  compressedConns += o.compressedConns;
   badEchoes += o.badEchoes;
   otherFrames += o.otherFrames;
   pingsAnswered += o.pingsAnswered;

@@ -72,10 +72,11 @@ struct Counters {
 
   // Messages (echo round trips, fanout deliveries, handshake cycles).
   uint64_t sent = 0;
-  uint64_t received = 0;  // data messages received in the measured window
-  uint64_t bytesReceived = 0;
-  uint64_t badEchoes = 0;    // echo replies of the wrong size or opcode
-  uint64_t otherFrames = 0;  // data messages without a marker (fanout) or outside the window
+  uint64_t received = 0;         // data messages received in the measured window
+  uint64_t bytesReceived = 0;    // on the wire (compressed where negotiated), whole run
+  uint64_t compressedConns = 0;  // upgrades that negotiated permessage-deflate
+  uint64_t badEchoes = 0;        // echo replies of the wrong size or opcode
+  uint64_t otherFrames = 0;      // data messages without a marker (fanout) or outside the window
   uint64_t pingsAnswered = 0;
   uint64_t cycles = 0;  // handshake mode: connect + upgrade + close completed
 

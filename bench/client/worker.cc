@@ -53,6 +53,13 @@ std::string upgradeHead(const Url& url, const std::vector<std::string>& headers)
   return head;
 }
 
+std::string upgradeHead(const Options& o, const Url& url) {
+  std::string head = upgradeHead(url, o.headers);
+  if (o.compression)
+    head += "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n";
+  return head;
+}
+
 LoopShare loopShare(const Options& o, int proc, int thread) {
   const uint64_t procs = static_cast<uint64_t>(o.procs), threads = static_cast<uint64_t>(o.threads);
   LoopShare share;
@@ -73,8 +80,8 @@ int runWorker(const Options& o, int procIndex, int ctrlFd, int outFd) {
   ctx.options = &o;
   ctx.target = &o.url;
   ctx.procIndex = procIndex;
-  ctx.upgradeHead = upgradeHead(o.url, o.headers);
-  for (const Url& u : o.urls) ctx.upgradeHeads.push_back(upgradeHead(u, o.headers));
+  ctx.upgradeHead = upgradeHead(o, o.url);
+  for (const Url& u : o.urls) ctx.upgradeHeads.push_back(upgradeHead(o, u));
   ctx.frameLimits.maxMessageBytes = kMaxMessageBytes;
   if (o.url.tls) ctx.tls = net::TlsContext::insecureClient(o.ktls);
 

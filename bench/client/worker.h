@@ -14,6 +14,8 @@ namespace ringcast::bench {
 
 // The upgrade request for `url` up to (not including) the Sec-WebSocket-Key field.
 std::string upgradeHead(const Url& url, const std::vector<std::string>& headers);
+// The subscribers' head: with --compression it offers permessage-deflate as well.
+std::string upgradeHead(const Options& o, const Url& url);
 
 // Part `index` of `total` split into `parts` nearly equal parts (the first ones get the
 // remainder): how connections and stalled subscribers are split over processes and loops.

@@ -61,6 +61,12 @@ void WsClient::readHandshake(uint8_t* data, size_t len) {
     fail(Failure::kBadHandshake, 101);
     return;
   }
+  // The server accepted the offer (the bench makes none without --compression): its
+  // messages may come compressed (RSV1).
+  if (head.extensions.find("permessage-deflate") != std::string_view::npos) {
+    parser_.enablePerMessageDeflate();
+    ++shard_->counters().compressedConns;
+  }
   // Bytes after the answer are the server's first frames.
   std::string early = hs.response.substr(r.consumed);
   handshake_.reset();
