@@ -488,8 +488,9 @@ std::string formatSeconds(double seconds) {
   return std::isfinite(seconds) ? fmt::format("{}", seconds) : std::string("0");
 }
 
+template <typename Value>  // an integer count, or seconds as a double
 void appendMetric(std::string& out, std::string_view name, std::string_view type,
-                  std::string_view help, uint64_t value) {
+                  std::string_view help, Value value) {
   fmt::format_to(std::back_inserter(out), "# HELP ringcast_{} {}\n# TYPE ringcast_{} {}\n", name,
                  help, name, type);
   fmt::format_to(std::back_inserter(out), "ringcast_{} {}\n", name, value);
@@ -525,6 +526,16 @@ std::string renderMetrics(const Stats& s) {
                "Sends that found the fan-out ring full and waited for room.", s.parked);
   appendMetric(out, "park_refused_total", "counter",
                "Parked sends refused with overloaded after the bound.", s.parkRefused);
+  appendMetric(out, "deflate_messages_compressed_total", "counter",
+               "Messages compressed for permessage-deflate (once each, on a loop).",
+               s.framesCompressed);
+  appendMetric(out, "deflate_compress_cpu_seconds_total", "counter",
+               "Loop CPU time spent compressing them.", static_cast<double>(s.compressNs) / 1e9);
+  appendMetric(out, "deflate_deliveries_total", "counter", "Deliveries that went out compressed.",
+               s.messagesSentCompressed);
+  appendMetric(out, "deflate_bytes_saved_total", "counter",
+               "Wire bytes those deliveries saved against the uncompressed frames.",
+               s.compressionBytesSaved);
   appendMetric(out, "ring_occupancy", "gauge", "Messages in the broadcast ring.", s.ringOccupancy);
   appendMetric(out, "ring_capacity", "gauge", "Slots in the broadcast ring.", s.ringCapacity);
   appendLoopMetric(out, "loop_connections", "gauge", "Open connections per loop.",

@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "push/shard.h"
+#include "ws/deflate_counters.h"
 
 namespace ringcast::push {
 namespace {
@@ -121,6 +122,11 @@ void Fanout::stats(std::function<void(const Stats&)> done) {
       st.slowConsumerDisconnects += c.slowConsumerDisconnects;
       st.parked += c.parked;
       st.parkRefused += c.parkRefused;
+      const ws::DeflateCounters& d = ws::deflateCounters();  // this loop thread's
+      st.framesCompressed += d.framesCompressed;
+      st.compressNs += d.compressNs;
+      st.messagesSentCompressed += d.messagesSentCompressed;
+      st.compressionBytesSaved += d.bytesSaved;
       st.loopConnections[i] = s->loop()->connectionCount();
       st.loopIterations[i] = s->loop()->iterations();
       for (size_t b = 0; b < c.latencyBuckets.size(); ++b) {

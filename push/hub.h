@@ -72,6 +72,11 @@ struct Stats {
   uint64_t slowConsumerDisconnects = 0;
   uint64_t parked = 0;       // sends that found no room at once and waited
   uint64_t parkRefused = 0;  // of those, refused with "overloaded" after the bound
+  // permessage-deflate (ws/deflate_counters.h), summed over loops.
+  uint64_t framesCompressed = 0;        // messages compressed (once each)
+  uint64_t compressNs = 0;              // CPU time spent compressing them
+  uint64_t messagesSentCompressed = 0;  // deliveries that went out compressed
+  uint64_t compressionBytesSaved = 0;   // wire bytes saved by those deliveries
   uint64_t ringOccupancy = 0;
   uint64_t ringCapacity = 0;
   std::vector<uint64_t> loopConnections;  // per loop

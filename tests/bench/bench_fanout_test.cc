@@ -4,10 +4,12 @@
 // the others a message.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "tests/bench/bench_process.h"
+#include "tests/support/push_client.h"
 #include "tests/support/test_certificate.h"
 #include "tests/support/test_server.h"
 
@@ -105,6 +107,14 @@ TEST(BenchFanoutTest, CompressionIsNegotiatedInflatedAndShrinksTheWire) {
     EXPECT_EQ(jsonNumber(j, "lost"), 0) << j;
     EXPECT_EQ(jsonNumber(j, "duplicated"), 0) << j;
     wire[on] = static_cast<uint64_t>(jsonNumber(j, "bytes_received"));
+    // Each message was compressed once, and every delivery went out compressed.
+    const std::string metrics = ApiClient(server->apiPort()).get("/metrics").body;
+    auto metric = [&metrics](const std::string& name) {
+      const size_t at = metrics.find("\nringcast_" + name + " ");
+      return at == std::string::npos ? -1 : std::atoll(metrics.c_str() + at + name.size() + 11);
+    };
+    EXPECT_EQ(metric("deflate_messages_compressed_total"), on ? kMessages : 0) << metrics;
+    EXPECT_EQ(metric("deflate_deliveries_total"), on ? kConns * kMessages : 0) << metrics;
   }
   EXPECT_GT(wire[0], uint64_t{kConns} * kMessages * kSize) << "plain messages come whole";
   EXPECT_LT(wire[1] * 4, wire[0]) << "compressed: " << wire[1] << " B, plain: " << wire[0] << " B";
