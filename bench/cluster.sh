@@ -106,12 +106,7 @@ start_node() {
         --api-listen 127.0.0.1:0 --publish-listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
     local pid=$!
     STARTED+=("$pid")
-    for ((i = 0; i < 150; i++)); do
-        grep -q '^listen publish ' "$log" 2>/dev/null && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    grep -q '^listen publish ' "$log" || die "$RINGCAST did not start; see $log"
+    wait_listen "$log" "$pid" || die "$RINGCAST did not start; see $log"
     NODE_PIDS+=("$pid")
     NODE_WS+=("$(sed -n 's/^listen ws //p' "$log" | head -n 1)")
     NODE_API+=("$(sed -n 's/^listen api //p' "$log" | head -n 1)")

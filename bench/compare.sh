@@ -244,10 +244,6 @@ stop_server() {
     stop_pid "$SRV_PID" TERM
 }
 
-vmrss_kb() {
-    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
-}
-
 # ---- one run of one scenario against one server ----------------------------------------
 
 # fanout_target: the bench options that address the current server's fan-out.

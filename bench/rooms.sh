@@ -98,19 +98,10 @@ start_server() {
         --publish-listen 127.0.0.1:0 "${dev[@]}" $SERVER_ARGS >"$log" 2>&1 &
     SRV_PID=$!
     STARTED+=("$SRV_PID")
-    for ((i = 0; i < 150; i++)); do
-        grep -q '^listen publish ' "$log" 2>/dev/null && break
-        kill -0 "$SRV_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    grep -q '^listen publish ' "$log" || die "$bin did not start; see $log"
+    wait_listen "$log" "$SRV_PID" || die "$bin did not start; see $log"
     SRV_WS=$(sed -n 's/^listen ws //p' "$log" | head -n 1)
     SRV_API=$(sed -n 's/^listen api //p' "$log" | head -n 1)
     SRV_PUB=$(sed -n 's/^listen publish //p' "$log" | head -n 1)
-}
-
-vmrss_kb() {
-    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
 
 # run_one SCENARIO BINARY TAG

@@ -3,6 +3,9 @@
 #   STARTED+=("$pid")   after starting a process in the background
 #   stop_pid PID [SIG]  signal it (default TERM), wait up to 5 s, then KILL; forget it
 #   stop_started        stop every process still in STARTED, newest first
+#   wait_listen LOG PID a ringcast started with its output in LOG: wait (15 s at most) for its
+#                       last listen line; false if it did not come or the process ended
+#   vmrss_kb PID        the process's resident memory, KiB
 
 STARTED=()
 
@@ -37,6 +40,20 @@ stop_started() {
     for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
         stop_pid "${STARTED[i]}"
     done
+}
+
+wait_listen() {
+    local i
+    for ((i = 0; i < 150; i++)); do
+        grep -q '^listen publish ' "$1" 2>/dev/null && return 0
+        kill -0 "$2" 2>/dev/null || break
+        sleep 0.1
+    done
+    grep -q '^listen publish ' "$1" 2>/dev/null
+}
+
+vmrss_kb() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
 
 trap stop_started EXIT
