@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "ws/deflate.h"
 #include "ws/frame_parser.h"
 #include "ws/frame_writer.h"
 #include "ws/mask.h"
@@ -162,3 +163,22 @@ BENCHMARK(BM_Utf8ValidatorMixedChunked);
 
 }  // namespace
 }  // namespace ringcast::ws
+
+// permessage-deflate: one message compressed for every connection that negotiated it (the
+// server's cost per message, whatever the subscriber count). A chat message of JSON text.
+static void BM_DeflateMessage(benchmark::State& state) {
+  std::string payload =
+      R"({"type":"message","channel":"lobby","offset":12345,"from":"alice","ts":1764633600000,)"
+      R"("data":{"type":"text","text":"Are we still on for the design review this afternoon? )"
+      R"(I moved it to the large meeting room because the small one is booked."}})";
+  while (payload.size() < static_cast<size_t>(state.range(0))) payload += payload;
+  payload.resize(static_cast<size_t>(state.range(0)));
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    ringcast::ws::deflateMessage(payload, 1, &out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
+}
+BENCHMARK(BM_DeflateMessage)->Arg(420)->Arg(4096);

@@ -6,7 +6,7 @@
 // the compression-side comparison.
 //
 // Thread safety: an Inflater belongs to one connection's parser (its loop); deflateMessage
-// is a pure function, safe from any thread (its zlib stream is freed before it returns).
+// is safe from any thread (each thread has its own zlib stream, reset for every message).
 #pragma once
 
 #include <cstddef>
@@ -45,8 +45,9 @@ class Inflater {
   bool ended_ = false;
 };
 
-// Raw deflate of one whole message without context (a fresh stream, sync flush, the
-// trailing kDeflateTail removed), appended to *out. `level` is zlib's 1..9.
+// Raw deflate of one whole message without context (the thread's stream, reset: sync
+// flush, the trailing kDeflateTail removed), appended to *out. `level` is zlib's 1..9. Each
+// thread that compresses keeps one zlib deflate state (about 256 KiB) for its lifetime.
 void deflateMessage(std::string_view payload, int level, std::string* out);
 
 }  // namespace ringcast::ws
