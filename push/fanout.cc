@@ -4,6 +4,8 @@
 
 #include "push/shard.h"
 #include "ws/deflate_counters.h"
+#include "ws/frame_writer.h"
+#include "ws/permessage_deflate.h"
 
 namespace ringcast::push {
 namespace {
@@ -45,6 +47,13 @@ Envelope* Fanout::newEnvelope(Envelope::Kind kind, std::string_view key, Receipt
 }
 
 bool Fanout::tryDeliver(Envelope* env) {
+  if (options_.compression && env->frame &&
+      ws::deflateConnections().load(std::memory_order_relaxed) > 0) {
+    // Built now, once: a loop that found it still being built by another would send the
+    // plain frame instead (deflatedTwin never waits). A retry finds it built.
+    ws::deflatedTwin(env->frame.get(), options_.compressionMinBytes, options_.compressionLevel,
+                     ws::DeflateParams{true, ws::kMaxWindowBits});
+  }
   if (!ring_.tryPublish(env)) return false;
   for (net::EventLoop* loop : loops_) loop->wakeIfSleeping();
   return true;

@@ -58,6 +58,12 @@ struct FanoutOptions {
   uint64_t maxOutbufBytes = 16 << 20;
   bool dropOldest = false;  // slow consumers: drop their oldest queued messages instead of
                             // disconnecting them
+  // permessage-deflate (--compression on): while any connection negotiated it, a message of
+  // at least compressionMinBytes is compressed once by its publisher, before it enters the
+  // ring, so that every loop finds the compressed frame ready (ws/frame_writer.h).
+  bool compression = false;
+  uint64_t compressionMinBytes = 256;
+  int compressionLevel = 1;
 };
 
 class Fanout {

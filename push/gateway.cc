@@ -152,6 +152,9 @@ int Gateway::run() {
   fo.ringCapacity = flags_.ringSize;
   fo.maxOutbufBytes = flags_.maxOutbufBytes;
   fo.dropOldest = flags_.slowConsumer == "drop-oldest";
+  fo.compression = flags_.compression == "on";
+  fo.compressionMinBytes = flags_.compressionMinBytes;
+  fo.compressionLevel = flags_.compressionLevel;
   fanout_ = std::make_unique<Fanout>(std::move(loopPtrs), fo);
   MemoryEngineOptions mo;
   mo.historySize = flags_.historySize;

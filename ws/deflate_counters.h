@@ -2,6 +2,7 @@
 // owned by the thread and summed on scrape by a task posted to each loop (STYLE 15).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 namespace ringcast::ws {
@@ -17,6 +18,14 @@ struct DeflateCounters {
 inline DeflateCounters& deflateCounters() {
   thread_local DeflateCounters counters;
   return counters;
+}
+
+// Open connections of this process that negotiated permessage-deflate (a level, changed on
+// upgrade and close). A publisher compresses a message before it enters the fan-out only
+// while someone can use it.
+inline std::atomic<int64_t>& deflateConnections() {
+  static std::atomic<int64_t> count{0};
+  return count;
 }
 
 }  // namespace ringcast::ws

@@ -45,8 +45,9 @@ FrameRef buildDeflatedFrame(Opcode op, std::string_view payload, int level);
 // makes), built at most once per frame by whoever first asks (SharedFrame::claimTwin) and
 // borrowed for as long as `plain` lives. nullptr when the plain frame is to be sent: the
 // payload is shorter than minPayloadBytes, longer than the peer's window allows
-// (windowAllows), compression would not shrink it, or another thread is building it now.
-// Safe from any thread; counts in this thread's deflateCounters().
+// (windowAllows), compression would not shrink it, or another thread is building it now
+// (it never waits; the fan-out therefore builds the twin before a message enters the ring,
+// push/fanout.h). Safe from any thread; counts in this thread's deflateCounters().
 SharedFrame* deflatedTwin(SharedFrame* plain, uint64_t minPayloadBytes, int level,
                           const DeflateParams& peer);
 

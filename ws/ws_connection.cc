@@ -22,7 +22,9 @@ WsConnection::WsConnection(net::EventLoop* loop, int fd, const WsOptions* option
   setDeadline(loop->nowMs() + options_->handshakeTimeoutMs);
 }
 
-WsConnection::~WsConnection() = default;
+WsConnection::~WsConnection() {
+  if (deflate_.enabled) deflateConnections().fetch_sub(1, std::memory_order_relaxed);
+}
 
 void WsConnection::onData(uint8_t* data, size_t len) {
   lastHeardMs_ = loop()->nowMs();
@@ -88,7 +90,10 @@ void WsConnection::upgrade(const http::Request& request, size_t consumed) {
     if (protocols[i] == result.subprotocol) subprotocolIndex_ = static_cast<int8_t>(i);
   }
   deflate_ = result.deflate;
-  if (deflate_.enabled) parser_.enablePerMessageDeflate();
+  if (deflate_.enabled) {
+    parser_.enablePerMessageDeflate();
+    deflateConnections().fetch_add(1, std::memory_order_relaxed);
+  }
   sendCopy(result.response);
   phase_ = Phase::kOpen;
   // Bytes after the request are the client's first frames (a client may send them at once).
