@@ -50,9 +50,11 @@ DeflateParams negotiateDeflate(std::span<const std::string_view> headerValues,
                                std::string* response);
 
 // True when the compressed twin of a `payloadBytes` message may be sent to a peer that
-// negotiated `params` (see server_max_window_bits above).
+// negotiated `params` (see server_max_window_bits above). A peer with the full 15-bit
+// window takes messages of any length: the twin is compressed with that same window.
 inline bool windowAllows(const DeflateParams& params, uint64_t payloadBytes) {
-  return payloadBytes <= (uint64_t{1} << params.serverMaxWindowBits);
+  return params.serverMaxWindowBits >= kMaxWindowBits ||
+         payloadBytes <= (uint64_t{1} << params.serverMaxWindowBits);
 }
 
 }  // namespace ringcast::ws

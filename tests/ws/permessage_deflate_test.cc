@@ -41,6 +41,11 @@ TEST(PerMessageDeflateTest, EachParameterAccepted) {
   EXPECT_EQ(p.serverMaxWindowBits, 10);
   EXPECT_TRUE(windowAllows(p, 1024));
   EXPECT_FALSE(windowAllows(p, 1025));
+  // The default 15-bit window (and server_max_window_bits=15) bounds no message length.
+  EXPECT_TRUE(windowAllows(DeflateParams{true}, uint64_t{16} << 20));
+  EXPECT_EQ(negotiate({"permessage-deflate; server_max_window_bits=15"}, &p),
+            std::string(kBase) + "; server_max_window_bits=15");
+  EXPECT_TRUE(windowAllows(p, (uint64_t{1} << 15) + 1));
 }
 
 TEST(PerMessageDeflateTest, BadParametersDeclined) {
