@@ -207,8 +207,8 @@ TEST_P(ConformanceHandshakeAccept, UpgradesAndEchoes) {
 INSTANTIATE_TEST_SUITE_P(Rfc6455, ConformanceHandshakeAccept, ::testing::ValuesIn(acceptCases()),
                          [](const auto& info) { return caseName(info.param.id); });
 
-// Section 9.1: the server runs no extension, so an offered permessage-deflate must not be
-// accepted, and frames then carry no RSV bits.
+// Section 9.1 with RFC 7692: a browser's permessage-deflate offer (the full table of offers
+// is in compression_negotiation_test.cc).
 class ConformanceHandshakeExtensions : public ConformanceTest {};
 
 // RFC 7692: the offer is accepted without context takeover either way (client_max_window_bits

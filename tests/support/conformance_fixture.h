@@ -37,6 +37,8 @@ class ConformanceTest : public ::testing::Test {
  public:
   static void SetUpTestSuite();
   static void TearDownTestSuite();
+  // A connected client before any handshake; nullptr plus a test failure if it fails.
+  static std::unique_ptr<WsClient> connectTo(uint16_t port);
 
  protected:
   void SetUp() override;
@@ -48,8 +50,6 @@ class ConformanceTest : public ::testing::Test {
   // A connected client that completed the /echo handshake with a checked 101 response;
   // nullptr plus a test failure otherwise.
   static std::unique_ptr<WsClient> openEcho();
-  // A connected client before any handshake.
-  static std::unique_ptr<WsClient> connectTo(uint16_t port);
   static uint16_t port() { return server_ ? server_->port() : 0; }
 
   static std::unique_ptr<TestServer> server_;  // this suite's echo server
