@@ -6,8 +6,11 @@
 // The image of the media messages comes from the test's own server on loopback; a last
 // step checks that the page's Content-Security-Policy stops inline script.
 // Usage: node --test-reporter=spec browser_demo_test.mjs PATH/TO/ringcast [SCREENSHOT.png] [--tls]
+//        [--compression-off]
 // With --tls the gateway gets a self-signed ECDSA P-256 certificate made here with openssl,
-// the page is loaded over https:// and its client must connect with wss://.
+// the page is loaded over https:// and its client must connect with wss://. Chromium offers
+// permessage-deflate on every WebSocket: the page's socket must have negotiated it, unless
+// --compression-off starts the gateway with `--compression off`, which must decline it.
 // Skips when Debian's chromium is not installed at /usr/bin/chromium.
 
 import { test } from 'node:test';
@@ -25,11 +28,14 @@ import WebSocket from 'ws';
 import { makeCertificate } from './test_certificate.mjs';
 
 const TLS = process.argv.includes('--tls');
-const [binary, screenshotArg] = process.argv.slice(2).filter((a) => a !== '--tls');
+const COMPRESSION = !process.argv.includes('--compression-off');
+const [binary, screenshotArg] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 if (!binary) {
-  console.error('usage: node browser_demo_test.mjs PATH/TO/ringcast [SCREENSHOT.png] [--tls]');
+  console.error('usage: node browser_demo_test.mjs PATH/TO/ringcast [SCREENSHOT.png] [--tls] [--compression-off]');
   process.exit(2);
 }
+// What the page's WebSocket.extensions must say (the server's answer, docs/PROTOCOL.md).
+const EXTENSIONS = COMPRESSION ? 'permessage-deflate; server_no_context_takeover; client_no_context_takeover' : '';
 const screenshotPath = screenshotArg || join(tmpdir(), `ringcast-demo-${process.pid}.png`);
 const HTTP = TLS ? 'https' : 'http'; // the page's scheme
 const WS = TLS ? 'wss' : 'ws'; // what its client must connect with
@@ -61,6 +67,7 @@ async function startServer(tls) {
   const args = ['--dev', '--listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0',
     '--publish-listen', '127.0.0.1:0', '--threads', '2', '--history-size', String(HISTORY)];
   if (tls) args.push('--tls-cert', tls.cert, '--tls-key', tls.key);
+  if (!COMPRESSION) args.push('--compression', 'off');
   const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   const lines = [];
@@ -268,6 +275,29 @@ test(`demo page over ${HTTP}: presence, messages, direct, notice, leave, reconne
       const m = await carol.next((f) => f.type === 'message' && f.data.text === 'Hello from alice', 'carol gets the room message');
       assert.equal(m.from, 'alice');
       assert.equal(m.channel, 'room:lobby');
+    });
+
+    await t.test(`the pages' sockets ${COMPRESSION ? 'negotiated' : 'did not negotiate'} permessage-deflate`, async () => {
+      for (const { page } of [alice, bob]) {
+        assert.equal(await page.evaluate(() => window.demo.client.ws.extensions), EXTENSIONS);
+      }
+    });
+
+    await t.test('long messages (sent compressed when negotiated) arrive intact both ways', async () => {
+      // Above --compression-min-size (256 B): Chromium compresses what alice sends, and the
+      // gateway compresses what it delivers to every page.
+      const long = Array.from({ length: 120 }, (_, i) => `word${i % 17}`).join(' ');
+      await alice.page.fill('#text', long);
+      await alice.page.press('#text', 'Enter');
+      const m = await carol.next((f) => f.type === 'message' && f.data.text === long, 'carol gets the long message');
+      assert.equal(m.from, 'alice');
+      const shown = (text) => [...document.querySelectorAll('.log[data-room="lobby"] li.msg p.body')]
+        .some((n) => n.textContent === text);
+      await bob.page.waitForFunction(shown, long, { timeout: STEP_MS });
+      const published = 'from the API, '.repeat(40);
+      await api(server, '/api/publish', { channel: 'room:lobby', data: { text: published } });
+      await alice.page.waitForFunction(shown, published, { timeout: STEP_MS });
+      await bob.page.waitForFunction(shown, published, { timeout: STEP_MS });
     });
 
     await t.test('bob sends a direct message to alice only', async () => {

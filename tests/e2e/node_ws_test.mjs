@@ -1,7 +1,11 @@
 // ringcast /echo against npm's `ws` client.
-// Usage: node --test-reporter=spec node_ws_test.mjs PATH/TO/ringcast [--tls]
+// Usage: node --test-reporter=spec node_ws_test.mjs PATH/TO/ringcast [--tls] [--deflate MODE]
 // With --tls the servers get a self-signed ECDSA P-256 certificate (made with openssl) and
-// every test runs over wss://.
+// every test runs over wss://. --deflate says how permessage-deflate (RFC 7692) goes on every
+// connection, checked on each upgrade response:
+//   negotiated   (default) the client offers it, as ws does by default, and the server accepts
+//   not-offered  the client makes no offer (perMessageDeflate: false)
+//   server-off   the client offers, the servers run with --compression off and decline
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,11 +18,15 @@ import WebSocket from 'ws';
 import { makeCertificate } from './test_certificate.mjs';
 
 const TLS = process.argv.includes('--tls');
-const [binary] = process.argv.slice(2).filter((a) => a !== '--tls');
-if (!binary) {
-  console.error('usage: node node_ws_test.mjs PATH/TO/ringcast [--tls]');
+const deflateAt = process.argv.indexOf('--deflate');
+const DEFLATE = deflateAt > 0 ? process.argv[deflateAt + 1] : 'negotiated';
+const [binary] = process.argv.slice(2).filter((a, i, all) => a !== '--tls' && a !== '--deflate' && all[i - 1] !== '--deflate');
+if (!binary || !['negotiated', 'not-offered', 'server-off'].includes(DEFLATE)) {
+  console.error('usage: node node_ws_test.mjs PATH/TO/ringcast [--tls] [--deflate negotiated|not-offered|server-off]');
   process.exit(2);
 }
+// The server's answer to an accepted offer (docs/PROTOCOL.md).
+const ACCEPTED = 'permessage-deflate; server_no_context_takeover; client_no_context_takeover';
 const tls = TLS ? makeCertificate() : null;
 process.on('exit', () => tls?.remove());
 
@@ -38,6 +46,7 @@ function withTimeout(promise, ms, what) {
 async function startServer(...extra) {
   const args = ['--echo', '--dev', '--listen', '127.0.0.1:0', ...extra];
   if (tls) args.push('--tls-cert', tls.cert, '--tls-key', tls.key);
+  if (DEFLATE === 'server-off') args.push('--compression', 'off');
   const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   const lines = [];
@@ -72,9 +81,21 @@ async function stopServer(server) {
   }
 }
 
+// Opens /echo and checks that the upgrade negotiated permessage-deflate as DEFLATE says.
 async function connect(server, options = {}) {
-  const ws = new WebSocket(server.url(), { maxPayload: 64 * MiB, rejectUnauthorized: false, ...options });
+  const ws = new WebSocket(server.url(), {
+    maxPayload: 64 * MiB, rejectUnauthorized: false, perMessageDeflate: DEFLATE !== 'not-offered', ...options,
+  });
+  let answer = null;
+  ws.once('upgrade', (res) => { answer = res.headers['sec-websocket-extensions'] ?? ''; });
   await withTimeout(once(ws, 'open'), 10000, 'websocket open');
+  if (DEFLATE === 'negotiated') {
+    assert.equal(answer, ACCEPTED, 'Sec-WebSocket-Extensions of the 101');
+    assert.equal(ws.extensions, 'permessage-deflate', 'ws.extensions');
+  } else {
+    assert.equal(answer, '', 'the 101 accepted an extension');
+    assert.equal(ws.extensions, '', 'ws.extensions');
+  }
   return ws;
 }
 
@@ -147,6 +168,25 @@ test('binary round trips of every size up to 16 MiB', async () => {
   const ws = await connect(server);
   try {
     for (const n of SIZES) await roundTrip(ws, randomBytes(n));
+  } finally {
+    ws.terminate();
+  }
+});
+
+test(`a compressible 1 MiB message crosses the wire ${DEFLATE === 'negotiated' ? 'compressed both ways' : 'plain'}`, async () => {
+  const ws = await connect(server);
+  try {
+    const socket = ws._socket; // the TCP (or TLS) socket under the WebSocket
+    const [read0, written0] = [socket.bytesRead, socket.bytesWritten];
+    await roundTrip(ws, 'ringcast '.repeat(MiB / 8).slice(0, MiB));
+    const read = socket.bytesRead - read0;
+    const written = socket.bytesWritten - written0;
+    if (DEFLATE === 'negotiated') {
+      assert.ok(read < MiB / 10, `the echo took ${read} bytes on the wire`);
+      assert.ok(written < MiB / 10, `the message took ${written} bytes on the wire`);
+    } else {
+      assert.ok(read > MiB && written > MiB, `read ${read}, wrote ${written} bytes`);
+    }
   } finally {
     ws.terminate();
   }

@@ -1,9 +1,14 @@
 """ringcast /echo against Debian's python3-websockets client (10.4).
 
-Usage: /usr/bin/python3 python_websockets_test.py PATH/TO/ringcast [--tls] [unittest args]
+Usage: /usr/bin/python3 python_websockets_test.py PATH/TO/ringcast [--tls] [--deflate MODE]
+       [unittest args]
 
 With --tls the servers get a self-signed ECDSA P-256 certificate made here with openssl and
-every test runs over wss://.
+every test runs over wss://. --deflate says how permessage-deflate (RFC 7692) goes on every
+connection, checked after each opening handshake:
+  negotiated   (default) the client offers it, as websockets does by default; the server accepts
+  not-offered  the client makes no offer (compression=None)
+  server-off   the client offers, the servers run with --compression off and decline
 """
 
 import asyncio
@@ -29,6 +34,9 @@ SMALL_LIMIT = 64 * KiB
 
 BINARY = None
 TLS = False  # --tls: every server speaks TLS
+DEFLATE = "negotiated"  # --deflate MODE
+# The server's answer to an accepted offer (docs/PROTOCOL.md).
+ACCEPTED = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
 CERT_DIR = None
 SERVER = None  # --max-message-size 16MiB
 SMALL = None  # --max-message-size 64KiB
@@ -40,10 +48,11 @@ def setUpModule():
     if TLS:
         CERT_DIR = tempfile.TemporaryDirectory(prefix="ringcast-e2e-")
         tls = make_certificate(CERT_DIR.name)
+    off = ["--compression", "off"] if DEFLATE == "server-off" else []
     SERVER = ServerProcess(BINARY, "--threads", "2", "--max-message-size", "16MiB",
-                           "--max-outbuf", "16MiB", tls=tls).start()
+                           "--max-outbuf", "16MiB", *off, tls=tls).start()
     try:
-        SMALL = ServerProcess(BINARY, "--threads", "2", "--max-message-size", "64KiB",
+        SMALL = ServerProcess(BINARY, "--threads", "2", "--max-message-size", "64KiB", *off,
                               tls=tls).start()
     except BaseException:
         SERVER.stop()
@@ -66,7 +75,28 @@ def tearDownModule():
             raise AssertionError(f"{name} exited with {code} after SIGTERM, expected 0")
 
 
+class CheckedClient(websockets.WebSocketClientProtocol):
+    """Checks after the opening handshake that permessage-deflate went as DEFLATE says."""
+
+    async def handshake(self, *args, **kwargs):
+        await super().handshake(*args, **kwargs)
+        answer = self.response_headers.get("Sec-WebSocket-Extensions")
+        if DEFLATE == "negotiated":
+            if answer != ACCEPTED:
+                raise AssertionError(f"Sec-WebSocket-Extensions of the 101: {answer!r}")
+            [ext] = self.extensions
+            # Neither side keeps context: the server said so for both directions.
+            if (ext.name != "permessage-deflate" or not ext.remote_no_context_takeover
+                    or not ext.local_no_context_takeover):
+                raise AssertionError(f"negotiated {ext!r}")
+        elif answer is not None or self.extensions:
+            raise AssertionError(f"an extension was negotiated: {answer!r} {self.extensions!r}")
+
+
 def connect(server, **kwargs):
+    kwargs.setdefault("create_protocol", CheckedClient)
+    if DEFLATE == "not-offered":
+        kwargs.setdefault("compression", None)
     kwargs.setdefault("max_size", None)
     kwargs.setdefault("ping_interval", None)
     kwargs.setdefault("open_timeout", 10)
@@ -241,4 +271,9 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--tls":
         TLS = True
         sys.argv.pop(1)
+    if len(sys.argv) > 2 and sys.argv[1] == "--deflate":
+        DEFLATE = sys.argv[2]
+        del sys.argv[1:3]
+        if DEFLATE not in ("negotiated", "not-offered", "server-off"):
+            sys.exit("--deflate takes negotiated, not-offered or server-off")
     unittest.main(verbosity=2)
