@@ -47,8 +47,11 @@ Inflater::Result Inflater::feed(const uint8_t* in, size_t n, std::string* out, s
       ended_ = true;
       return out->size() > maxOut ? Result::kTooBig : Result::kOk;
     }
-    if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT || rc == Z_MEM_ERROR) return Result::kCorrupt;
+    // Past the bound wins over corrupt data further on: zlib may decode the next symbol
+    // (and find it invalid) after filling the output, and whether it does depends on how
+    // the input was cut, so this order gives the same result for every cut.
     if (out->size() > maxOut) return Result::kTooBig;
+    if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT || rc == Z_MEM_ERROR) return Result::kCorrupt;
     // Z_BUF_ERROR or Z_OK with output room left: all input is consumed.
     if (z_->avail_out != 0 && z_->avail_in == 0) return Result::kOk;
     if (rc == Z_BUF_ERROR && z_->avail_in == 0) return Result::kOk;

@@ -177,6 +177,25 @@ TEST(PerMessageDeflateTest, CloseCodes) {
   EXPECT_EQ(r.error, kProtocolError);
 }
 
+// Output past the bound is kTooBig even when the data turns invalid right after it: the
+// result must not depend on how the input is cut (found by fuzz_inflater).
+TEST(PerMessageDeflateTest, InflaterBoundWinsOverCorruptDataAtEveryCut) {
+  // A fixed-Huffman final block: a literal, then a match reaching before the start.
+  const std::string data =
+      std::string("\x0b\x00", 2) + std::string(126, '\xff') + std::string(4, '\0') + "\x04";
+  const auto* p = reinterpret_cast<const uint8_t*>(data.data());
+  for (size_t cut = 1; cut <= data.size(); ++cut) {
+    Inflater inflater;
+    std::string out;
+    Inflater::Result r = Inflater::Result::kOk;
+    for (size_t pos = 0; pos < data.size() && r == Inflater::Result::kOk; pos += cut) {
+      r = inflater.feed(p + pos, std::min(cut, data.size() - pos), &out, 0);
+    }
+    EXPECT_EQ(r, Inflater::Result::kTooBig) << "cut " << cut;
+    EXPECT_EQ(out.size(), 1u);
+  }
+}
+
 TEST(PerMessageDeflateTest, TwinBuiltOnceAndOnlyWhenWorthIt) {
   const std::string json(1024, 'x');
   FrameRef plain = buildFrame(Opcode::kText, json);
