@@ -3,6 +3,9 @@
 //   byte 4     bit i set: the callback of event number i (mod 8) returns false, after which
 //              the driver resumes with the unconsumed rest, as a connection would
 //   byte 5     bit 0 set: client role (expects unmasked frames), else server role
+//              bit 1 set: permessage-deflate negotiated, so frames with RSV1 start compressed
+//              messages and their payload goes through the Inflater (bounded by the same
+//              64 KiB message limit, which arbitrary data must never get past)
 //   bytes 6-   the WebSocket byte stream
 // The stream is parsed twice, in slices and in one piece. Both runs must report the same
 // calls, and every call must respect the parser's guarantees.
@@ -83,10 +86,11 @@ struct CheckingSink {
 
 // Parses `stream` in slices (`sizes` used in turn; empty: one piece) and returns the log.
 std::string run(const uint8_t* stream, size_t size, const std::vector<size_t>& sizes,
-                uint8_t stopMask, Role role) {
+                uint8_t stopMask, Role role, bool deflate) {
   std::vector<uint8_t> buf(stream, stream + size);  // consume() unmasks in place
   FrameLimits limits{kMaxMessageBytes};
   FrameParser parser(role, &limits);
+  if (deflate) parser.enablePerMessageDeflate();
   CheckingSink sink;
   sink.stopMask = stopMask;
   size_t pos = 0;
@@ -120,10 +124,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                      size_t{data[3]} + 1};
   const uint8_t stopMask = data[4];
   const Role role = (data[5] & 1) ? Role::kClient : Role::kServer;
+  const bool deflate = data[5] & 2;
   const uint8_t* stream = data + kHeaderBytes;
   const size_t n = size - kHeaderBytes;
-  const std::string sliced = run(stream, n, sizes, stopMask, role);
-  const std::string whole = run(stream, n, {}, stopMask, role);
+  const std::string sliced = run(stream, n, sizes, stopMask, role, deflate);
+  const std::string whole = run(stream, n, {}, stopMask, role, deflate);
   check(sliced == whole);
   return 0;
 }

@@ -2,7 +2,8 @@
 // requests, parsed three ways: whole, in chunks whose sizes come from the input (appended to a
 // growing std::string, so the buffer also moves in memory), and one byte at a time. Every way
 // must report the same sequence of outcomes and the same fields; views must lie within the
-// buffer of the call; complete requests also go through ws::acceptUpgrade.
+// buffer of the call; complete requests also go through ws::acceptUpgrade, with
+// permessage-deflate on, so Sec-WebSocket-Extensions offers reach the negotiation.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -73,6 +74,7 @@ std::string record(const ParseResult& r, const Request& req, std::string_view bu
 void checkHandshake(const Request& req) {
   ringcast::ws::HandshakeOptions opts;
   opts.subprotocols = {"chat", "v1"};
+  opts.perMessageDeflate = true;
   opts.originAllowed = [](std::string_view origin, std::string_view host) {
     return origin.size() % 2 == host.size() % 2;
   };
@@ -87,6 +89,15 @@ void checkHandshake(const Request& req) {
     check(response.find(accept) != std::string_view::npos);
     check(response.substr(response.size() - 4) == "\r\n\r\n");
     check(h.subprotocol.empty() || h.subprotocol == "chat" || h.subprotocol == "v1");
+    // The extension is answered exactly when it was negotiated, and only then.
+    const bool answered = response.find(
+                              "\r\nSec-WebSocket-Extensions: permessage-deflate; "
+                              "server_no_context_takeover; "
+                              "client_no_context_takeover") != std::string_view::npos;
+    check(answered == h.deflate.enabled);
+    check(h.deflate.enabled || response.find("Sec-WebSocket-Extensions") == std::string_view::npos);
+    check(h.deflate.serverMaxWindowBits >= ringcast::ws::kMinWindowBits &&
+          h.deflate.serverMaxWindowBits <= ringcast::ws::kMaxWindowBits);
   } else {
     check(h.status == 400 || h.status == 403 || h.status == 405 || h.status == 426);
     check(!h.reason.empty() && h.subprotocol.empty());
