@@ -376,7 +376,13 @@ bool FrameParser::deliverMessage(std::string_view payload, Sink& sink) {
   messageOp_ = Opcode::kContinuation;
   state_ = State::kHeader;
   const bool more = sink.onMessage(op, payload);
-  if (!message_.empty()) std::string().swap(message_);  // an idle parser owns no heap
+  // An idle parser owns no heap, also after a compressed message that inflated to nothing
+  // (message_ is then empty but was grown for the inflater's output).
+  if (message_.capacity() > std::string().capacity()) {
+    std::string().swap(message_);
+  } else {
+    message_.clear();
+  }
   return more;
 }
 

@@ -150,6 +150,22 @@ TEST(PerMessageDeflateTest, FragmentedCompressedMessageSplitAtEveryByte) {
   }
 }
 
+// A compressed message that inflates to nothing is delivered empty, and leaves no heap
+// behind (parse() checks heapBytes()), whole or split at any byte (found by
+// fuzz_frame_parser: the output buffer grown for the inflater stayed allocated).
+TEST(PerMessageDeflateTest, EmptyCompressedMessageLeavesNoHeap) {
+  for (std::string_view payload : {std::string_view(), std::string_view("\x00", 1)}) {
+    std::string wire;
+    appendClientFrame(wire, Opcode::kBinary, true, payload, 0x01020304, 4);
+    for (size_t split = 0; split <= wire.size(); ++split) {
+      Recorder r = parse(wire, split);
+      ASSERT_EQ(r.error, 0) << split;
+      ASSERT_EQ(r.messages.size(), 1u) << split;
+      EXPECT_EQ(r.messages[0], "") << split;
+    }
+  }
+}
+
 TEST(PerMessageDeflateTest, CloseCodes) {
   std::string wire;
   appendClientFrame(wire, Opcode::kPing, true, "", 1, 4);
