@@ -164,6 +164,14 @@ async function startMediaServer(tls) {
   };
 }
 
+// ringcast_deflate_deliveries_total from the gateway's /metrics.
+async function compressedDeliveries(server) {
+  const text = await (await fetch(`http://127.0.0.1:${server.api}/metrics`)).text();
+  const m = /^ringcast_deflate_deliveries_total (\d+)$/m.exec(text);
+  assert.ok(m, 'no ringcast_deflate_deliveries_total in /metrics');
+  return Number(m[1]);
+}
+
 // A protocol-level client that records every frame it gets.
 async function witness(server, user) {
   const ws = new WebSocket(`${WS}://127.0.0.1:${server.ws}/ws?user=${user}`,
@@ -294,10 +302,15 @@ test(`demo page over ${HTTP}: presence, messages, direct, notice, leave, reconne
       const shown = (text) => [...document.querySelectorAll('.log[data-room="lobby"] li.msg p.body')]
         .some((n) => n.textContent === text);
       await bob.page.waitForFunction(shown, long, { timeout: STEP_MS });
+      // The gateway's own count of compressed deliveries: one publish reaches alice, bob and
+      // carol, compressed to each when all three negotiated it.
+      const before = await compressedDeliveries(server);
       const published = 'from the API, '.repeat(40);
       await api(server, '/api/publish', { channel: 'room:lobby', data: { text: published } });
       await alice.page.waitForFunction(shown, published, { timeout: STEP_MS });
       await bob.page.waitForFunction(shown, published, { timeout: STEP_MS });
+      await carol.next((f) => f.type === 'message' && f.data.text === published, 'carol gets the publish');
+      assert.equal(await compressedDeliveries(server) - before, COMPRESSION ? 3 : 0, 'compressed deliveries');
     });
 
     await t.test('bob sends a direct message to alice only', async () => {
