@@ -81,9 +81,9 @@ class Engine : public Hub {
 
   // False while a backend the engine needs is unreachable (healthz reports it). A node
   // that is not healthy refuses publishes with "overloaded" but keeps its clients.
-  virtual bool healthy() const = 0;
+  bool healthy() const override = 0;
   // Lines of Prometheus text about the engine (link state, round trips, gaps); may be empty.
-  virtual void appendMetrics(std::string& out) const { (void)out; }
+  void appendMetrics(std::string& out) const override { (void)out; }
 
   // Hub: false while the gateway drains (healthz answers 503). Safe from any thread.
   bool serving() const override { return serving_.load(std::memory_order_relaxed); }
