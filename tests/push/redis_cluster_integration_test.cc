@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/cluster.h"
 #include "tests/support/line_client.h"
 #include "tests/support/push_client.h"
 #include "tests/support/redis_server.h"
@@ -86,24 +87,6 @@ class RedisCluster : public ::testing::Test {
     }
   }
   return ::testing::AssertionSuccess();
-}
-
-// The presence list of `channel` as node `api` answers it: "user:conns" sorted, one per line.
-std::string presenceOf(ApiClient& api, const std::string& channel) {
-  auto r = api.getOk("/api/presence/" + channel);
-  if (!r) return "(no answer)";
-  std::string out;
-  simdjson::dom::array users;
-  if (r->root()["users"].get(users) != simdjson::SUCCESS) return "(no users array)";
-  for (simdjson::dom::element u : users) {
-    std::string_view user;
-    uint64_t conns = 0;
-    if (u["user"].get(user) != simdjson::SUCCESS || u["conns"].get(conns) != simdjson::SUCCESS) {
-      return "(bad entry)";
-    }
-    out += std::string(user) + ":" + std::to_string(conns) + "\n";
-  }
-  return out;
 }
 
 // Polls until `pred` holds, at most `timeout`.

@@ -72,4 +72,21 @@ std::optional<std::chrono::milliseconds> Cluster::waitSubscriptionsOnOthers(
   }
 }
 
+std::string presenceOf(ApiClient& api, const std::string& channel) {
+  auto r = api.getOk("/api/presence/" + channel);
+  if (!r) return "(no answer)";
+  std::string out;
+  simdjson::dom::array users;
+  if (r->root()["users"].get(users) != simdjson::SUCCESS) return "(no users array)";
+  for (simdjson::dom::element u : users) {
+    std::string_view user;
+    uint64_t conns = 0;
+    if (u["user"].get(user) != simdjson::SUCCESS || u["conns"].get(conns) != simdjson::SUCCESS) {
+      return "(bad entry)";
+    }
+    out += std::string(user) + ":" + std::to_string(conns) + "\n";
+  }
+  return out;
+}
+
 }  // namespace ringcast::test

@@ -42,4 +42,8 @@ struct Cluster {
   std::vector<std::unique_ptr<ApiClient>> api;
 };
 
+// The presence list of `channel` as `api`'s node answers it (GET /api/presence/CHANNEL):
+// "user:conns" per line, sorted by user; "(...)" saying what went wrong otherwise.
+std::string presenceOf(ApiClient& api, const std::string& channel);
+
 }  // namespace ringcast::test
