@@ -93,7 +93,9 @@ source "$ROOT/bench/started.sh"
 start_server() {
     local bin=$1 log=$WORK/$2.server.log i dev=()
     # Binaries that know --dev refuse to start without it (or a JWT secret); older ones lack it.
-    "$bin" --help 2>/dev/null | grep -q -- '--dev' && dev=(--dev)
+    local help
+    help=$("$bin" --help 2>/dev/null || true) # not piped into grep -q: SIGPIPE under pipefail
+    [[ $help == *--dev* ]] && dev=(--dev)
     taskset -c "$SERVER_CPU" "$bin" --threads 1 --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
         --publish-listen 127.0.0.1:0 "${dev[@]}" $SERVER_ARGS >"$log" 2>&1 &
     SRV_PID=$!

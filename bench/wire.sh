@@ -10,6 +10,10 @@
 #   fanoutdeflate the same with the server's --compression on and the client offering it:
 #                 deliveries/s, bytes on the wire per delivery, the server's compress CPU
 #   fanouttls     the same over wss:// (no compression)
+#   fanoutfixed, fanoutdeflatefixed
+#                 fanout and fanoutdeflate at FIXED_RATE messages/s, a rate the client can
+#                 inflate: the server's CPU per delivery with and without compression (as
+#                 fast as absorbed, a client inflating 10,000 sockets is the bottleneck)
 #   echo, echotls ECHO_CONNS connections x 1 in flight x 64 B against /echo
 #   handshake, handshaketls
 #                 connect + upgrade + close cycles for DURATION (TLS: full handshakes, ECDSA
@@ -25,7 +29,7 @@
 #
 # Environment (defaults in brackets): RINGCAST [build/ringcast] BENCH
 #   [build/bench/ringcast-bench] SCENARIOS [all] RUNS [3] DURATION [5s] SUBS [10000]
-#   ECHO_CONNS [100] IDLE_CONNS [18000] IDLE_PROCS [2] SRC [127.0.0.1-127.0.0.4] KTLS [off]
+#   FIXED_RATE [25] ECHO_CONNS [100] IDLE_CONNS [18000] IDLE_PROCS [2] SRC [127.0.0.1-127.0.0.4] KTLS [off]
 #   SERVER_CPU [1] CLIENT_CPU [0] OUT [build/wire.md] WORK [a new /tmp/ringcast-wire.*]
 # Bounded: every client run has a timeout (RUN_TIMEOUT, 120 s). It stops only the processes
 # it started, by pid, also on Ctrl-C.
@@ -36,11 +40,12 @@ cd "$ROOT"
 
 RINGCAST=${RINGCAST:-build/ringcast}
 BENCH=${BENCH:-build/bench/ringcast-bench}
-SCENARIOS=${SCENARIOS:-fanout fanoutdeflate fanouttls echo echotls handshake handshaketls idle idletls}
+SCENARIOS=${SCENARIOS:-fanout fanoutdeflate fanouttls fanoutfixed fanoutdeflatefixed echo echotls handshake handshaketls idle idletls}
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5s}
 SUBS=${SUBS:-10000}
 ECHO_CONNS=${ECHO_CONNS:-100}
+FIXED_RATE=${FIXED_RATE:-25}
 IDLE_CONNS=${IDLE_CONNS:-18000}
 IDLE_PROCS=${IDLE_PROCS:-2}
 SRC=${SRC:-127.0.0.1-127.0.0.4}
@@ -66,7 +71,7 @@ command -v taskset >/dev/null || die "taskset (util-linux) is needed"
 command -v openssl >/dev/null || die "openssl is needed for the test certificate"
 for s in $SCENARIOS; do
     case $s in
-        fanout | fanoutdeflate | fanouttls | echo | echotls | handshake | handshaketls | idle | idletls) ;;
+        fanout | fanoutdeflate | fanouttls | fanoutfixed | fanoutdeflatefixed | echo | echotls | handshake | handshaketls | idle | idletls) ;;
         *) die "unknown scenario '$s'" ;;
     esac
 done
@@ -97,8 +102,8 @@ start_server() {
 run_one() {
     local scen=$1 tag=$2 rc=0 client i before scheme=ws server=() args=()
     [[ $scen == *tls ]] && scheme=wss && server=(--tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" --ktls "$KTLS")
-    [[ $scen == fanoutdeflate ]] && server=(--compression on)
-    [[ $scen == fanout || $scen == fanouttls ]] && server+=(--compression off)
+    [[ $scen == fanoutdeflate* ]] && server=(--compression on)
+    [[ $scen == fanout || $scen == fanouttls || $scen == fanoutfixed ]] && server+=(--compression off)
     start_server "$tag" "${server[@]}"
     local common=(--server-pid "$SRV_PID" --json "$WORK/results/$tag.json" --quiet)
     case $scen in
@@ -106,7 +111,8 @@ run_one() {
             args=(fanout --url "$scheme://$SRV_WS/ws?user=bench" --channel news --conns "$SUBS"
                 --src "$SRC" --publish-url "http://$SRV_API/api/publish" --publish-body "$BODY"
                 --publish-inflight 8 --duration "$DURATION" --drain-timeout 10s)
-            [[ $scen == fanoutdeflate ]] && args+=(--compression) ;;
+            [[ $scen == fanoutdeflate* ]] && args+=(--compression)
+            [[ $scen == *fixed ]] && args+=(--rate "$FIXED_RATE") ;;
         echo*)
             args=(echo --url "$scheme://$SRV_WS/echo" --conns "$ECHO_CONNS" --inflight 1 --size 64
                 --duration "$DURATION") ;;
@@ -175,6 +181,7 @@ def load(tag):
          "p50": j.get("latency_ms", {}).get("delivery", {}).get("p50")}
     if f.get("delivered"):
         m["wire"] = conns.get("bytes_received", 0) / f["delivered"]
+        m["nsd"] = 1e9 * cpu.get("server_window", 0) / f["delivered"]
     try:
         d = json.load(open(f"{work}/results/{tag}.deflate"))
         n = d.get("ringcast_deflate_messages_compressed_total", 0)
@@ -199,6 +206,8 @@ def num(v, d=0):
 rows = [("fanout", "fan-out to 10,000, plain ws, no compression", [("deliveries/s", "del", 0), ("wire B/delivery", "wire", 0)]),
         ("fanoutdeflate", "fan-out to 10,000, plain ws, permessage-deflate", [("deliveries/s", "del", 0), ("wire B/delivery", "wire", 0), ("compress µs/message (once)", "cus", 1)]),
         ("fanouttls", "fan-out to 10,000, wss", [("deliveries/s", "del", 0), ("wire B/delivery", "wire", 0)]),
+        ("fanoutfixed", "fan-out to 10,000 at a fixed rate, no compression", [("deliveries/s", "del", 0), ("server ns/delivery", "nsd", 0), ("wire B/delivery", "wire", 0)]),
+        ("fanoutdeflatefixed", "fan-out to 10,000 at a fixed rate, permessage-deflate", [("deliveries/s", "del", 0), ("server ns/delivery", "nsd", 0), ("wire B/delivery", "wire", 0), ("compress µs/message (once)", "cus", 1)]),
         ("echo", "echo 100 x 1 x 64 B, ws", [("round trips/s", "rt", 0)]),
         ("echotls", "echo 100 x 1 x 64 B, wss", [("round trips/s", "rt", 0)]),
         ("handshake", "handshakes, ws", [("per second", "hs", 0)]),
@@ -217,7 +226,8 @@ def ratio(a, b, key):
 lines += ["", "ratios: deflate/plain fan-out deliveries " + ratio("fanoutdeflate", "fanout", "del") +
           ", wire bytes " + ratio("fanoutdeflate", "fanout", "wire") +
           "; wss/ws fan-out " + ratio("fanouttls", "fanout", "del") + ", echo " + ratio("echotls", "echo", "rt") +
-          ", handshakes " + ratio("handshaketls", "handshake", "hs")]
+          ", handshakes " + ratio("handshaketls", "handshake", "hs") +
+          "; at a fixed rate, deflate/plain server CPU per delivery " + ratio("fanoutdeflatefixed", "fanoutfixed", "nsd")]
 text = "\n".join(lines) + "\n"
 open(out, "w").write(text)
 print(text)
