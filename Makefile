@@ -9,11 +9,15 @@ BUILD_TSAN  ?= build-tsan
 FUZZ_SECONDS ?= 60
 RUN_ARGS    ?= --dev --echo
 JOBS        ?= $(shell nproc)
+# ccache (installed by `make deps`) keeps compiled objects between builds and checkouts;
+# paths inside the checkout are made relative, so a fresh clone reuses what another built.
+CMAKE_CACHE := -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+export CCACHE_BASEDIR := $(CURDIR)
 
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
 	libssl-dev openssl zlib1g-dev libfmt-dev libxxhash-dev libcli11-dev libsimdjson-dev libhiredis-dev \
 	redis-server haproxy \
-	libgtest-dev libbenchmark-dev python3 python3-websockets chromium fonts-liberation
+	ccache libgtest-dev libbenchmark-dev python3 python3-websockets chromium fonts-liberation
 # Node.js and npm come from Debian only where the machine has none of its own (a newer Node
 # installed from elsewhere conflicts with Debian's npm package).
 NODE_PACKAGES := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
@@ -40,7 +44,7 @@ deps:
 	fi
 
 $(BUILD)/build.ninja:
-	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_CACHE)
 
 build: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
@@ -52,7 +56,7 @@ test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 600
 
 sanitize: deps
-	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGCAST_SANITIZE=ON
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGCAST_SANITIZE=ON $(CMAKE_CACHE)
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -61,12 +65,12 @@ sanitize: deps
 # ThreadSanitizer over the tests of shared-memory code: the broadcast ring under contention,
 # shared frames, cross-thread loop tasks.
 tsan: deps
-	cmake -S . -B $(BUILD_TSAN) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGCAST_TSAN=ON
+	cmake -S . -B $(BUILD_TSAN) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGCAST_TSAN=ON $(CMAKE_CACHE)
 	cmake --build $(BUILD_TSAN) -j $(JOBS) --target ringcast_tsan_tests
 	TSAN_OPTIONS=halt_on_error=1 ./$(BUILD_TSAN)/tests/ringcast_tsan_tests
 
 fuzz: deps
-	CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGCAST_FUZZ=ON
+	CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGCAST_FUZZ=ON $(CMAKE_CACHE)
 	cmake --build $(BUILD_FUZZ) -j $(JOBS)
 	@for t in $(BUILD_FUZZ)/fuzz_*; do \
 	  name=$$(basename $$t); corpus=$(BUILD_FUZZ)/corpus/$$name; mkdir -p $$corpus; \
