@@ -17,13 +17,16 @@ TEST(RedisCodec, KeysKeepAChannelInOneHashSlotAndNamesRoundTrip) {
   EXPECT_EQ(p.names, "rc:{news}:pn");
   // The user list cannot collide with a channel's presence, whatever the channel is called.
   EXPECT_NE(onlinePresenceKeys("rc").conns, channelPresenceKeys("rc", "online").conns);
+  // The names parsed out are views into their argument: it must outlive them.
+  const std::string pubsub = messageChannel("rc", "a:b}c");
   std::string_view channel;
-  ASSERT_TRUE(channelOfMessageChannel("rc", messageChannel("rc", "a:b}c"), &channel));
+  ASSERT_TRUE(channelOfMessageChannel("rc", pubsub, &channel));
   EXPECT_EQ(channel, "a:b}c");
   EXPECT_FALSE(channelOfMessageChannel("rc", "rc:{news}:hist", &channel));
   EXPECT_FALSE(channelOfMessageChannel("rc", "other:{news}:msg", &channel));
+  const std::string userPubsub = userChannel("rc", "alice");
   std::string_view user;
-  ASSERT_TRUE(userOfUserChannel("rc", userChannel("rc", "alice"), &user));
+  ASSERT_TRUE(userOfUserChannel("rc", userPubsub, &user));
   EXPECT_EQ(user, "alice");
   EXPECT_FALSE(userOfUserChannel("rc", "rc:user:{}", &user));
 }
@@ -63,7 +66,8 @@ TEST(RedisCodec, PresenceEventsAreNotChannelMessages) {
 
 TEST(RedisCodec, DirectMessagesNoticesAndDisconnectsRoundTrip) {
   UserMessage u;
-  ASSERT_TRUE(decodeUserMessage(encodeDirect(42, "carol", "[1]"), &u));
+  const std::string direct = encodeDirect(42, "carol", "[1]");  // u's views point into it
+  ASSERT_TRUE(decodeUserMessage(direct, &u));
   EXPECT_FALSE(u.disconnect);
   EXPECT_EQ(u.tsMs, 42);
   EXPECT_EQ(u.from, "carol");
@@ -73,7 +77,8 @@ TEST(RedisCodec, DirectMessagesNoticesAndDisconnectsRoundTrip) {
   EXPECT_FALSE(decodeUserMessage("d 42 9 carol", &u));
   EXPECT_FALSE(decodeUserMessage("y", &u));
   Notice n;
-  ASSERT_TRUE(decodeNotice(encodeNotice(7, "\"up\""), &n));
+  const std::string notice = encodeNotice(7, "\"up\"");
+  ASSERT_TRUE(decodeNotice(notice, &n));
   EXPECT_EQ(n.tsMs, 7);
   EXPECT_EQ(n.data, "\"up\"");
   EXPECT_FALSE(decodeNotice("7 ", &n));
