@@ -354,41 +354,31 @@ void RedisEngine::recoverInLoop0(std::string channel, std::optional<StreamPositi
                                    redis::historyKey(options_.prefix, channel), randomEpoch(),
                                    since ? std::to_string(since->offset) : std::string(),
                                    std::to_string(options_.historySize + 1)};
-  evalScript(
-      *instanceFor(channel).command, recoverScript_, 2, std::move(args),
-      [this, channel, since, origin, done = std::move(done)](const redisReply* r) mutable {
-        Recovery rec;
-        if (!scriptHead(r, &rec.offset, &rec.epoch)) {
-          rec.ok = false;
-          rec.errorCode = std::string(kOverloadedCode);
-          rec.errorMessage = std::string(kOverloadedMessage);
-        } else {
-          auto it = channels_.find(channel);
-          if (it != channels_.end() && !it->second.known) {
-            it->second.known = true;
-            it->second.lastOffset = rec.offset;
-            it->second.epoch = rec.epoch;
-          }
-          if (since && since->epoch == rec.epoch && since->offset <= rec.offset) {
-            uint64_t expect = since->offset + 1;
-            bool contiguous = true;
-            for (size_t i = 2; i < r->elements && contiguous; ++i) {
-              redis::ChannelMessage m;
-              if (!redis::decodeChannelMessage(str(r->element[i]), &m) || m.offset != expect) {
-                contiguous = false;
-                break;
-              }
-              rec.missed.push_back(messageFrame(channel, m.offset, m.tsMs, m.from, m.data));
-              ++expect;
-            }
-            rec.recovered = contiguous && expect == rec.offset + 1;
-            if (!rec.recovered) rec.missed.clear();
-          }
-        }
-        // Shared: a queued task must be copyable, and the frames are not.
-        auto shared = std::make_shared<Recovery>(std::move(rec));
-        origin->runInLoop([done = std::move(done), shared] { done(std::move(*shared)); });
-      });
+  evalScript(*instanceFor(channel).command, recoverScript_, 2, std::move(args),
+             [this, channel, since, origin, done = std::move(done)](const redisReply* r) mutable {
+               Recovery rec;
+               if (!scriptHead(r, &rec.offset, &rec.epoch)) {
+                 rec.ok = false;
+                 rec.errorCode = std::string(kOverloadedCode);
+                 rec.errorMessage = std::string(kOverloadedMessage);
+               } else {
+                 auto it = channels_.find(channel);
+                 if (it != channels_.end() && !it->second.known) {
+                   it->second.known = true;
+                   it->second.lastOffset = rec.offset;
+                   it->second.epoch = rec.epoch;
+                 }
+                 std::vector<Held> read;
+                 if (since && since->epoch == rec.epoch && since->offset <= rec.offset &&
+                     readAfter(r, channel, since->offset, rec.offset, &read)) {
+                   rec.recovered = true;
+                   for (Held& h : read) rec.missed.push_back(std::move(h.frame));
+                 }
+               }
+               // Shared: a queued task must be copyable, and the frames are not.
+               auto shared = std::make_shared<Recovery>(std::move(rec));
+               origin->runInLoop([done = std::move(done), shared] { done(std::move(*shared)); });
+             });
 }
 
 // --- what arrives from Redis ------------------------------------------------------------
@@ -446,12 +436,29 @@ void RedisEngine::acceptLive(ChannelState& s, const std::string& channel, Held m
     catchUp(channel);
     return;
   }
+  deliverMessage(s, channel, std::move(m));
+}
+
+void RedisEngine::deliverMessage(ChannelState& s, const std::string& channel, Held m) {
   s.lastOffset = m.offset;
   Envelope* env = fanout_->newEnvelope(Envelope::Kind::kChannel, channel, nullptr);
   env->offset = m.offset;
   env->frame = std::move(m.frame);
   env->publishNs = monotonicNs();
   deliverInOrder(env);
+}
+
+bool RedisEngine::readAfter(const redisReply* r, std::string_view channel, uint64_t after,
+                            uint64_t last, std::vector<Held>* out) {
+  uint64_t expect = after + 1;
+  for (size_t i = 2; i < r->elements; ++i) {
+    redis::ChannelMessage m;
+    if (!redis::decodeChannelMessage(str(r->element[i]), &m) || m.offset != expect) return false;
+    out->push_back(Held{m.offset, std::string(m.epoch),
+                        messageFrame(channel, m.offset, m.tsMs, m.from, m.data)});
+    ++expect;
+  }
+  return expect == last + 1;
 }
 
 void RedisEngine::catchUp(const std::string& channel) {
@@ -471,30 +478,11 @@ void RedisEngine::catchUp(const std::string& channel) {
                uint64_t offset = 0;
                std::string epoch;
                if (!scriptHead(r, &offset, &epoch)) return;  // link lost: again when it is back
-               bool filled = epoch == s.epoch && offset >= s.lastOffset;
                std::vector<Held> read;
-               uint64_t expect = s.lastOffset + 1;
-               for (size_t i = 2; filled && i < r->elements; ++i) {
-                 redis::ChannelMessage m;
-                 if (!redis::decodeChannelMessage(str(r->element[i]), &m) || m.offset != expect) {
-                   filled = false;
-                   break;
-                 }
-                 read.push_back(Held{m.offset, std::string(m.epoch),
-                                     messageFrame(channel, m.offset, m.tsMs, m.from, m.data)});
-                 ++expect;
-               }
-               filled = filled && expect == offset + 1;
-               if (filled) {
+               if (epoch == s.epoch && offset >= s.lastOffset &&
+                   readAfter(r, channel, s.lastOffset, offset, &read)) {
                  if (!read.empty()) gapsFilled_.fetch_add(1, std::memory_order_relaxed);
-                 for (Held& h : read) {
-                   s.lastOffset = h.offset;
-                   Envelope* env = fanout_->newEnvelope(Envelope::Kind::kChannel, channel, nullptr);
-                   env->offset = h.offset;
-                   env->frame = std::move(h.frame);
-                   env->publishNs = monotonicNs();
-                   deliverInOrder(env);
-                 }
+                 for (Held& h : read) deliverMessage(s, channel, std::move(h));
                } else {
                  gapsLost_.fetch_add(1, std::memory_order_relaxed);
                  s.epoch = epoch;
@@ -637,23 +625,11 @@ void RedisEngine::sendPresence(const std::string& set, bool all) {
     users = std::move(ps.dirty);
   }
   ps.dirty.clear();
-  const redis::PresenceKeys keys = set.empty() ? redis::onlinePresenceKeys(options_.prefix)
-                                               : redis::channelPresenceKeys(options_.prefix, set);
-  const std::string pubChannel =
-      set.empty() ? std::string() : redis::messageChannel(options_.prefix, set);
   net::RedisClient& client = presenceClient(set);
   const int64_t now = wallMs();
   for (size_t first = 0; first < users.size(); first += kPresenceUsersPerRun) {
-    std::vector<std::string> args = {keys.conns,
-                                     keys.expiry,
-                                     keys.nodes,
-                                     keys.names,
-                                     nodeInstance_,
-                                     std::to_string(now),
-                                     std::to_string(now + options_.presenceTtlMs),
-                                     std::to_string(2 * options_.presenceTtlMs),
-                                     pubChannel,
-                                     "0"};
+    std::vector<std::string> args =
+        presenceArgs(set, now, now + options_.presenceTtlMs, 2 * options_.presenceTtlMs, false);
     const size_t last = std::min(users.size(), first + kPresenceUsersPerRun);
     for (size_t i = first; i < last; ++i) {
       const LocalPresence& p = ps.users[users[i]];
@@ -673,6 +649,23 @@ void RedisEngine::sendPresence(const std::string& set, bool all) {
   if (!set.empty() && ps.users.empty() && ps.dirty.empty() && !ps.queued) presence_.erase(set);
 }
 
+std::vector<std::string> RedisEngine::presenceArgs(const std::string& set, int64_t nowMs,
+                                                   int64_t expiryMs, int64_t keyTtlMs,
+                                                   bool read) const {
+  const redis::PresenceKeys keys = set.empty() ? redis::onlinePresenceKeys(options_.prefix)
+                                               : redis::channelPresenceKeys(options_.prefix, set);
+  return {keys.conns,
+          keys.expiry,
+          keys.nodes,
+          keys.names,
+          nodeInstance_,
+          std::to_string(nowMs),
+          std::to_string(expiryMs),
+          std::to_string(keyTtlMs),
+          set.empty() ? std::string() : redis::messageChannel(options_.prefix, set),
+          read ? "1" : "0"};
+}
+
 void RedisEngine::refreshPresence() {
   if (!healthy()) return;  // the updates would fail at once; the link's return refreshes
   sendPresence(std::string(), true);
@@ -686,19 +679,7 @@ void RedisEngine::refreshPresence() {
 
 void RedisEngine::readPresence(const std::string& set,
                                std::function<void(bool ok, PresenceRead)> done) {
-  const redis::PresenceKeys keys = set.empty() ? redis::onlinePresenceKeys(options_.prefix)
-                                               : redis::channelPresenceKeys(options_.prefix, set);
-  std::vector<std::string> args = {
-      keys.conns,
-      keys.expiry,
-      keys.nodes,
-      keys.names,
-      nodeInstance_,
-      std::to_string(wallMs()),
-      "0",
-      "0",
-      set.empty() ? std::string() : redis::messageChannel(options_.prefix, set),
-      "1"};
+  std::vector<std::string> args = presenceArgs(set, wallMs(), 0, 0, true);
   net::RedisClient& client = presenceClient(set);
   evalScript(
       client, presenceScript_, 4, std::move(args), [done = std::move(done)](const redisReply* r) {

@@ -158,6 +158,9 @@ class RedisEngine final : public Engine {
   // Sends the set's dirty users (or all of them: a refresh), then forgets users at 0.
   void sendPresence(const std::string& set, bool all);
   void refreshPresence();
+  // The keys and the head of kPresenceScript's arguments for `set` (no users yet).
+  std::vector<std::string> presenceArgs(const std::string& set, int64_t nowMs, int64_t expiryMs,
+                                        int64_t keyTtlMs, bool read) const;
   void readPresence(const std::string& set, std::function<void(bool ok, PresenceRead)> done);
   PresenceSet& presenceSet(const std::string& set) {
     return set.empty() ? online_ : presence_[set];
@@ -173,6 +176,12 @@ class RedisEngine final : public Engine {
   void onUserMessage(std::string_view user, std::string_view payload);
   void onNotice(std::string_view payload);
   void acceptLive(ChannelState& s, const std::string& channel, Held m);
+  // Hands the channel's next message to the fan-out and records its offset.
+  void deliverMessage(ChannelState& s, const std::string& channel, Held m);
+  // The messages of a recover-script answer `r` (elements 2..), which must be exactly the
+  // offsets after+1 .. last; false (with *out partly filled) when any is missing or malformed.
+  static bool readAfter(const redisReply* r, std::string_view channel, uint64_t after,
+                        uint64_t last, std::vector<Held>* out);
   void catchUp(const std::string& channel);
   void deliverLost(std::string_view channel, uint64_t offset, std::string_view epoch);
   // Hands an envelope to the fan-out after every earlier one from Redis; never drops it.
