@@ -356,13 +356,16 @@ bool FrameParser::inflateInto(const uint8_t* p, size_t n, Sink& sink) {
   const size_t maxOut = static_cast<size_t>(limits_->maxMessageBytes);
   const Inflater::Result r =
       p ? inflater_->feed(p, n, &message_, maxOut) : inflater_->finish(&message_, maxOut);
-  if (r == Inflater::Result::kTooBig) return fail(sink, kMessageTooBig, "inflated message too big");
-  if (r == Inflater::Result::kCorrupt) return fail(sink, kInvalidPayload, "invalid deflate data");
-  if (messageOp_ == Opcode::kText &&
-      !utf8_.feed(reinterpret_cast<const uint8_t*>(message_.data()) + before,
-                  message_.size() - before)) {
+  // The first fault in message order decides the close code, however the input was cut:
+  // invalid text within the first maxOut bytes comes before passing the bound (a cut that
+  // fed less at a time would have found it on an earlier call).
+  const size_t validated = std::min(message_.size(), maxOut);
+  if (messageOp_ == Opcode::kText && validated > before &&
+      !utf8_.feed(reinterpret_cast<const uint8_t*>(message_.data()) + before, validated - before)) {
     return fail(sink, kInvalidPayload, "invalid UTF-8 in text message");
   }
+  if (r == Inflater::Result::kTooBig) return fail(sink, kMessageTooBig, "inflated message too big");
+  if (r == Inflater::Result::kCorrupt) return fail(sink, kInvalidPayload, "invalid deflate data");
   return true;
 }
 
