@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 
 namespace ringcast::json {
@@ -223,6 +224,41 @@ void appendString(std::string& out, std::string_view utf8) {
   }
   out.append(utf8.data() + runStart, utf8.size() - runStart);
   out.push_back('"');
+}
+
+void appendKey(std::string& out, std::string_view name) {
+  out.push_back('"');
+  out.append(name);
+  out.append("\":", 2);
+}
+
+void appendStringField(std::string& out, std::string_view name, std::string_view utf8) {
+  appendKey(out, name);
+  appendString(out, utf8);
+}
+
+namespace {
+template <typename Int>
+void appendDecimal(std::string& out, Int value) {
+  char digits[24];  // 20 digits of a uint64_t, or a sign and 19 of an int64_t
+  const char* end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, static_cast<size_t>(end - digits));
+}
+}  // namespace
+
+void appendUintField(std::string& out, std::string_view name, uint64_t value) {
+  appendKey(out, name);
+  appendDecimal(out, value);
+}
+
+void appendIntField(std::string& out, std::string_view name, int64_t value) {
+  appendKey(out, name);
+  appendDecimal(out, value);
+}
+
+void appendBoolField(std::string& out, std::string_view name, bool value) {
+  appendKey(out, name);
+  out.append(value ? "true" : "false");
 }
 
 bool isValidUtf8(std::string_view bytes) {

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -33,6 +34,18 @@ namespace ringcast::json {
 // Every other byte is copied as is, so valid UTF-8 in gives a valid JSON string out.
 // REQUIRES: `utf8` is valid UTF-8 (not checked; invalid bytes are copied unchanged).
 void appendString(std::string& out, std::string_view utf8);
+
+// The field writers for the objects the gateway builds. Each appends one member,
+// `"name":value`, and nothing else: the caller writes the braces and commas around it.
+// `name` is copied as given. REQUIRES: `name` needs no escaping (callers pass literals).
+void appendKey(std::string& out, std::string_view name);
+// `"name":"value"`, the value escaped by appendString (same REQUIRES on `utf8`).
+void appendStringField(std::string& out, std::string_view name, std::string_view utf8);
+// `"name":123`, in decimal.
+void appendUintField(std::string& out, std::string_view name, uint64_t value);
+void appendIntField(std::string& out, std::string_view name, int64_t value);
+// `"name":true` or `"name":false`.
+void appendBoolField(std::string& out, std::string_view name, bool value);
 
 // True when `bytes` is valid UTF-8 (simdjson::validate_utf8: no overlongs, no surrogates,
 // nothing above U+10FFFF).

@@ -131,20 +131,6 @@ bool readRecipients(const element* value, std::vector<std::string>* out, Command
   return true;
 }
 
-// Appends `v` in decimal.
-template <typename Int>
-void appendInt(std::string& out, Int v) {
-  char digits[24];
-  const auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
-  out.append(digits, end - digits);
-}
-
-// Appends `,"name":` (the caller's literal, e.g. `,"channel":`) then `value` as a string.
-void appendStringField(std::string& out, std::string_view nameLiteral, std::string_view value) {
-  out.append(nameLiteral);
-  json::appendString(out, value);
-}
-
 void appendIdField(std::string& out, std::string_view id) {
   if (id.empty()) return;
   out.append(",\"id\":");
@@ -258,9 +244,12 @@ namespace frame {
 
 void welcome(std::string& out, std::string_view user, std::string_view conn,
              std::string_view epoch) {
-  appendStringField(out, "{\"type\":\"welcome\",\"user\":", user);
-  appendStringField(out, ",\"conn\":", conn);
-  appendStringField(out, ",\"epoch\":", epoch);
+  out.append("{\"type\":\"welcome\",");
+  json::appendStringField(out, "user", user);
+  out.push_back(',');
+  json::appendStringField(out, "conn", conn);
+  out.push_back(',');
+  json::appendStringField(out, "epoch", epoch);
   out.push_back('}');
 }
 
@@ -268,14 +257,22 @@ void replyOk(std::string& out, const ReplyOk& reply) {
   out.append("{\"type\":\"reply\"");
   appendIdField(out, reply.id);
   out.append(",\"ok\":true");
-  if (!reply.channel.empty()) appendStringField(out, ",\"channel\":", reply.channel);
-  if (reply.hasOffset) {
-    out.append(",\"offset\":");
-    appendInt(out, reply.offset);
+  if (!reply.channel.empty()) {
+    out.push_back(',');
+    json::appendStringField(out, "channel", reply.channel);
   }
-  if (!reply.epoch.empty()) appendStringField(out, ",\"epoch\":", reply.epoch);
-  if (reply.recovered >= 0)
-    out.append(reply.recovered ? ",\"recovered\":true" : ",\"recovered\":false");
+  if (reply.hasOffset) {
+    out.push_back(',');
+    json::appendUintField(out, "offset", reply.offset);
+  }
+  if (!reply.epoch.empty()) {
+    out.push_back(',');
+    json::appendStringField(out, "epoch", reply.epoch);
+  }
+  if (reply.recovered >= 0) {
+    out.push_back(',');
+    json::appendBoolField(out, "recovered", reply.recovered != 0);
+  }
   out.push_back('}');
 }
 
@@ -283,20 +280,24 @@ void replyError(std::string& out, std::string_view id, std::string_view code,
                 std::string_view message) {
   out.append("{\"type\":\"reply\"");
   appendIdField(out, id);
-  appendStringField(out, ",\"ok\":false,\"error\":{\"code\":", code);
-  appendStringField(out, ",\"message\":", message);
+  out.append(",\"ok\":false,\"error\":{");
+  json::appendStringField(out, "code", code);
+  out.push_back(',');
+  json::appendStringField(out, "message", message);
   out.append("}}");
 }
 
 void message(std::string& out, std::string_view channel, uint64_t offset, std::string_view from,
              int64_t tsMs, std::string_view dataJson) {
   out.reserve(out.size() + kFrameOverheadBytes + channel.size() + from.size() + dataJson.size());
-  appendStringField(out, "{\"type\":\"message\",\"channel\":", channel);
-  out.append(",\"offset\":");
-  appendInt(out, offset);
-  appendStringField(out, ",\"from\":", from);
-  out.append(",\"ts\":");
-  appendInt(out, tsMs);
+  out.append("{\"type\":\"message\",");
+  json::appendStringField(out, "channel", channel);
+  out.push_back(',');
+  json::appendUintField(out, "offset", offset);
+  out.push_back(',');
+  json::appendStringField(out, "from", from);
+  out.push_back(',');
+  json::appendIntField(out, "ts", tsMs);
   out.append(",\"data\":");
   out.append(dataJson);
   out.push_back('}');
@@ -305,10 +306,14 @@ void message(std::string& out, std::string_view channel, uint64_t offset, std::s
 void direct(std::string& out, std::string_view from, std::string_view to, int64_t tsMs,
             std::string_view dataJson) {
   out.reserve(out.size() + kFrameOverheadBytes + from.size() + to.size() + dataJson.size());
-  appendStringField(out, "{\"type\":\"direct\",\"from\":", from);
-  if (!to.empty()) appendStringField(out, ",\"to\":", to);
-  out.append(",\"ts\":");
-  appendInt(out, tsMs);
+  out.append("{\"type\":\"direct\",");
+  json::appendStringField(out, "from", from);
+  if (!to.empty()) {
+    out.push_back(',');
+    json::appendStringField(out, "to", to);
+  }
+  out.push_back(',');
+  json::appendIntField(out, "ts", tsMs);
   out.append(",\"data\":");
   out.append(dataJson);
   out.push_back('}');
@@ -316,22 +321,26 @@ void direct(std::string& out, std::string_view from, std::string_view to, int64_
 
 void notice(std::string& out, int64_t tsMs, std::string_view dataJson) {
   out.reserve(out.size() + kFrameOverheadBytes + dataJson.size());
-  out.append("{\"type\":\"notice\",\"ts\":");
-  appendInt(out, tsMs);
+  out.append("{\"type\":\"notice\",");
+  json::appendIntField(out, "ts", tsMs);
   out.append(",\"data\":");
   out.append(dataJson);
   out.push_back('}');
 }
 
 void join(std::string& out, std::string_view channel, std::string_view user) {
-  appendStringField(out, "{\"type\":\"join\",\"channel\":", channel);
-  appendStringField(out, ",\"user\":", user);
+  out.append("{\"type\":\"join\",");
+  json::appendStringField(out, "channel", channel);
+  out.push_back(',');
+  json::appendStringField(out, "user", user);
   out.push_back('}');
 }
 
 void leave(std::string& out, std::string_view channel, std::string_view user) {
-  appendStringField(out, "{\"type\":\"leave\",\"channel\":", channel);
-  appendStringField(out, ",\"user\":", user);
+  out.append("{\"type\":\"leave\",");
+  json::appendStringField(out, "channel", channel);
+  out.push_back(',');
+  json::appendStringField(out, "user", user);
   out.push_back('}');
 }
 
@@ -339,14 +348,17 @@ void presence(std::string& out, std::string_view id, std::string_view channel,
               std::span<const PresenceEntry> entries) {
   out.append("{\"type\":\"presence\"");
   appendIdField(out, id);
-  appendStringField(out, ",\"channel\":", channel);
+  out.push_back(',');
+  json::appendStringField(out, "channel", channel);
   out.append(",\"users\":[");
   for (size_t i = 0; i < entries.size(); ++i) {
     if (i > 0) out.push_back(',');
-    appendStringField(out, "{\"user\":", entries[i].user);
-    appendStringField(out, ",\"name\":", entries[i].name);
-    out.append(",\"conns\":");
-    appendInt(out, entries[i].conns);
+    out.push_back('{');
+    json::appendStringField(out, "user", entries[i].user);
+    out.push_back(',');
+    json::appendStringField(out, "name", entries[i].name);
+    out.push_back(',');
+    json::appendUintField(out, "conns", entries[i].conns);
     out.push_back('}');
   }
   out.append("]}");
@@ -359,16 +371,18 @@ void pong(std::string& out, std::string_view id) {
 }
 
 void dropped(std::string& out, uint64_t count) {
-  out.append("{\"type\":\"dropped\",\"count\":");
-  appendInt(out, count);
+  out.append("{\"type\":\"dropped\",");
+  json::appendUintField(out, "count", count);
   out.push_back('}');
 }
 
 void lost(std::string& out, std::string_view channel, uint64_t offset, std::string_view epoch) {
-  appendStringField(out, "{\"type\":\"recovery\",\"channel\":", channel);
-  out.append(",\"recovered\":false,\"offset\":");
-  appendInt(out, offset);
-  appendStringField(out, ",\"epoch\":", epoch);
+  out.append("{\"type\":\"recovery\",");
+  json::appendStringField(out, "channel", channel);
+  out.append(",\"recovered\":false,");
+  json::appendUintField(out, "offset", offset);
+  out.push_back(',');
+  json::appendStringField(out, "epoch", epoch);
   out.push_back('}');
 }
 

@@ -64,6 +64,25 @@ TEST(JsonAppendString, RoundTripsEveryByteOfRandomUtf8) {
   }
 }
 
+TEST(JsonFields, WriteOneMemberEach) {
+  std::string out = "{";
+  appendStringField(out, "channel", "room\"1");
+  out += ',';
+  appendUintField(out, "offset", 18446744073709551615u);
+  out += ',';
+  appendIntField(out, "ts", -5);
+  out += ',';
+  appendBoolField(out, "ok", true);
+  out += ',';
+  appendBoolField(out, "online", false);
+  out += ',';
+  appendKey(out, "data");
+  out += "null}";
+  EXPECT_EQ(out, R"({"channel":"room\"1","offset":18446744073709551615,"ts":-5,"ok":true,)"
+                 R"("online":false,"data":null})");
+  EXPECT_TRUE(isValidJson(out));
+}
+
 TEST(JsonUtf8, AcceptsValidAndRefusesInvalid) {
   EXPECT_TRUE(isValidUtf8(""));
   EXPECT_TRUE(isValidUtf8("ascii"));
