@@ -7,6 +7,8 @@
 #include <cstring>
 #include <limits>
 
+#include "net/url.h"
+
 namespace ringcast::http {
 
 namespace {
@@ -63,10 +65,6 @@ inline bool isOws(char c) {
 }
 inline char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
-inline int hexValue(char c) {
-  if (c <= '9') return c - '0';
-  return lower(c) - 'a' + 10;
 }
 
 std::string_view trimOws(std::string_view s) {
@@ -406,7 +404,7 @@ bool RequestParser::onChunkSizeLine(std::string_view line) {
   size_t i = 0;
   for (; i < line.size() && has(line[i], kHexDigit); ++i) {
     if (size > (kMax >> 4)) return fail(413, "body too large");
-    size = size * 16 + static_cast<uint64_t>(hexValue(line[i]));
+    size = size * 16 + static_cast<uint64_t>(net::hexDigitValue(line[i]));
     if (size > room) return fail(413, "body too large");
   }
   if (i == 0) return fail(400, "malformed chunk size");

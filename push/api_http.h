@@ -10,8 +10,9 @@
 // reading; a keep-alive connection idle for idleTimeoutMs is closed.
 //
 // Thread safety: an ApiConnection is loop-owned, like its TcpConnection base. ApiOptions is
-// built before the loops start and is const while they run. The free functions below are
-// pure and safe from any thread (they are exposed for tests).
+// built before the loops start and is const while they run. The pure parts live beside it:
+// api_routes.h (routes and the key), api_request.h (request bodies), api_response.h (response
+// JSON) and api_metrics.h (/metrics and /api/stats).
 #pragma once
 
 #include <cstdint>
@@ -23,27 +24,14 @@
 
 #include "net/event_loop.h"
 #include "net/http_parser.h"
-#include "push/client_protocol.h"
+#include "push/api_metrics.h"
+#include "push/api_request.h"
+#include "push/api_response.h"
+#include "push/api_routes.h"
 #include "push/hub.h"
 #include "push/ordered_reply_connection.h"
 
 namespace ringcast::push {
-
-// The API routes (docs/PROTOCOL.md, "HTTP API").
-enum class Route : uint8_t {
-  kNone,
-  kPublish,     // POST /api/publish
-  kPublishRaw,  // POST /api/publish/{channel}
-  kBroadcast,   // POST /api/broadcast
-  kSend,        // POST /api/send
-  kDisconnect,  // POST /api/disconnect
-  kPresence,    // GET /api/presence/{channel}
-  kUsers,       // GET /api/users
-  kChannels,    // GET /api/channels
-  kStats,       // GET /api/stats
-  kMetrics,     // GET /metrics
-  kHealthz,     // GET /healthz
-};
 
 // Settings shared by every API connection; const once the loops run.
 struct ApiOptions {
@@ -109,76 +97,5 @@ class ApiConnection final : public OrderedReplyConnection {
   std::deque<std::unique_ptr<Pending>> pending_;  // responses in request order
   uint64_t nextId_ = 1;                           // id of the next slot
 };
-
-// ---- Pure helpers (exposed for tests) ----
-
-struct RouteMatch {
-  Route route = Route::kNone;
-  bool methodAllowed = false;
-  std::string_view allow;  // the route's method, for 405's Allow field
-  std::string_view param;  // {channel} as sent (still percent-encoded)
-};
-RouteMatch matchRoute(std::string_view method, std::string_view path);
-// Routes under /api/ need the API key; /metrics and /healthz do not.
-bool routeNeedsKey(std::string_view path);
-
-// Decodes %XX escapes. Returns false on a malformed escape.
-bool percentDecode(std::string_view in, std::string* out);
-
-// True when `authorization` is "Bearer <key>" (scheme case-insensitive). The comparison takes
-// time that depends on the key's length only, never on where the first difference is.
-bool bearerMatches(std::string_view authorization, std::string_view key);
-
-// {"ok":false,"error":{"code":..,"message":..}}
-std::string errorJson(std::string_view code, std::string_view message);
-// The error code word for an HTTP error status (400 -> "bad_request", 413 -> "too_large").
-std::string_view errorCodeForStatus(int status);
-// The HTTP status for a Receipt's errorCode ("overloaded" -> 503).
-int statusForReceiptError(std::string_view errorCode);
-
-// True for application/json and any */*+json media type, parameters ignored.
-bool isJsonContentType(std::string_view contentType);
-
-struct ApiError {
-  int status = 0;  // 0: no error
-  std::string_view code;
-  std::string message;
-  bool ok() const { return status == 0; }
-};
-
-// The raw-body rule of POST /api/publish/{channel}: a JSON content type means the body must be
-// one JSON value (carried with surrounding whitespace trimmed); anything else is carried as
-// JSON if it parses as JSON, else as a JSON string. Non-UTF-8 bytes are refused.
-ApiError rawBodyToData(std::string_view body, std::string_view contentType, std::string* data);
-
-// A JSON command body, parsed.
-struct ApiCommand {
-  std::vector<std::string> targets;  // channels (publish), users (send), the user (disconnect)
-  bool targetList = false;           // targets came as a list: answer with "results"
-  std::string_view data;             // the exact JSON text of "data", pointing into the body
-};
-// Names in one list ("channels" or "to"): each is a separate send. The same bound as a
-// client's send to a list.
-inline constexpr size_t kMaxTargetsPerCommand = kMaxRecipients;
-// Parses the body of POST /api/publish, /api/broadcast, /api/send or /api/disconnect and
-// checks the names in it. ApiCommand::data points into `body`.
-ApiError parseCommandBody(Route route, std::string_view body, ApiCommand* out);
-
-// The response to a send command once every receipt is in: the JSON body, and the status
-// (200, or the first failed receipt's status). `receipts[i]` answers `command.targets[i]`
-// (broadcast has one receipt and no targets).
-std::string receiptBody(Route route, const ApiCommand& command,
-                        const std::vector<Receipt>& receipts, int* status);
-// GET /api/presence/{channel}, /api/users, /api/channels.
-std::string presenceJson(std::string_view channel, const std::vector<PresenceEntry>& entries);
-std::string usersJson(const std::vector<UserInfo>& users);
-std::string channelsJson(const std::vector<ChannelInfo>& channels);
-
-// GET /metrics: Prometheus text exposition format 0.0.4.
-std::string renderMetrics(const Stats& stats);
-// GET /api/stats: one JSON object.
-std::string renderStatsJson(const Stats& stats);
-// "0.0001" for 100 us: exact decimal seconds.
-std::string formatMicrosAsSeconds(uint64_t us);
 
 }  // namespace ringcast::push

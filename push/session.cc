@@ -4,6 +4,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "net/url.h"
 #include "push/engine.h"
 #include "push/fanout.h"
 #include "push/shard.h"
@@ -11,37 +12,6 @@
 
 namespace ringcast::push {
 namespace {
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// The percent-decoded value of `key` in a query string ("a=1&token=x"); empty if absent.
-std::string queryParam(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    size_t eq = pair.find('=');
-    if (pair.substr(0, eq) != key || eq == std::string_view::npos) continue;
-    std::string out;
-    std::string_view v = pair.substr(eq + 1);
-    for (size_t i = 0; i < v.size(); ++i) {
-      if (v[i] == '%' && i + 2 < v.size() + 0 && hexValue(v[i + 1]) >= 0 &&
-          hexValue(v[i + 2]) >= 0) {
-        out.push_back(static_cast<char>(hexValue(v[i + 1]) * 16 + hexValue(v[i + 2])));
-        i += 2;
-      } else {
-        out.push_back(v[i] == '+' ? ' ' : v[i]);
-      }
-    }
-    return out;
-  }
-  return {};
-}
 
 Session& sessionOf(ws::WsConnection& conn) {
   return *static_cast<Session*>(conn.userData());
@@ -61,7 +31,7 @@ int PushEndpoint::onUpgrade(ws::WsConnection& conn, const http::Request& request
   }
   Identity identity;
   if (!options_->jwtSecret.empty()) {
-    std::string token = queryParam(request.query, "token");
+    std::string token = net::queryParam(request.query, "token");
     if (token.empty()) {
       *reason = "missing token";
       return 401;
@@ -74,14 +44,14 @@ int PushEndpoint::onUpgrade(ws::WsConnection& conn, const http::Request& request
     }
     identity = std::move(auth.identity);
   } else {
-    identity.user = queryParam(request.query, "user");
+    identity.user = net::queryParam(request.query, "user");
     if (identity.user.empty()) {
       identity.user = fmt::format("anon-{}", anonymous_.fetch_add(1) + 1);
     } else if (!isClaimableUserName(identity.user)) {
       *reason = "invalid user name";
       return 400;
     }
-    std::string name = queryParam(request.query, "name");
+    std::string name = net::queryParam(request.query, "name");
     if (!name.empty() && !isValidDisplayName(name)) {
       *reason = "invalid name";
       return 400;

@@ -86,19 +86,6 @@ TEST(ApiRoutes, OnlyApiPathsNeedTheKey) {
   EXPECT_FALSE(routeNeedsKey("/apix"));
 }
 
-TEST(ApiRoutes, PercentDecoding) {
-  std::string out;
-  EXPECT_TRUE(percentDecode("room%3A7", &out));
-  EXPECT_EQ(out, "room:7");
-  EXPECT_TRUE(percentDecode("a%2fb%2Bc", &out));
-  EXPECT_EQ(out, "a/b+c");
-  EXPECT_TRUE(percentDecode("plain", &out));
-  EXPECT_EQ(out, "plain");
-  EXPECT_FALSE(percentDecode("bad%", &out));
-  EXPECT_FALSE(percentDecode("bad%4", &out));
-  EXPECT_FALSE(percentDecode("bad%zz", &out));
-}
-
 TEST(ApiAuth, BearerKeyMustMatchExactly) {
   EXPECT_TRUE(bearerMatches("Bearer s3cret", "s3cret"));
   EXPECT_TRUE(bearerMatches("bearer s3cret", "s3cret"));
