@@ -29,6 +29,8 @@
 #   FANOUT_BIG [10000] FANOUT_SMALL [1000] LATENCY_RATE [20] LATENCY_DURATION [10s]
 #   IDLE_CONNS [18000] IDLE_RATE [2] SRC [127.0.0.1-127.0.0.4] SERVER_CPU [1] CLIENT_CPU [0]
 #   OUT [build/rooms.md] WORK [a new /tmp/ringcast-rooms.*]
+#   PROFILE [empty; 1: perf record -g the server of every run for PROFILE_SECONDS (3) once
+#   publishing started, into WORK/TAG.perf.data]
 # Bounded: every client run has a timeout (RUN_TIMEOUT, 120 s); the default set takes about
 # 6 minutes for one binary. It stops only the processes it started, by pid, also on Ctrl-C.
 set -euo pipefail
@@ -60,6 +62,8 @@ SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
 OUT=${OUT:-build/rooms.md}
 RUN_TIMEOUT=${RUN_TIMEOUT:-120}
+PROFILE=${PROFILE:-}
+PROFILE_SECONDS=${PROFILE_SECONDS:-3}
 PYTHON=/usr/bin/python3
 
 die() {
@@ -129,8 +133,11 @@ run_one() {
         latency) args=(--conns "$FANOUT_BIG" --src "$SRC" "$api" --rate "$LATENCY_RATE"
             --duration "$LATENCY_DURATION") ;;
         idle) args=(--conns "$IDLE_CONNS" --channels "$((IDLE_CONNS / 10))" --src "$SRC" "$api"
-            --rate "$IDLE_RATE" --duration 6s --ready-file "$WORK/$tag.ready") ;;
+            --rate "$IDLE_RATE" --duration 6s) ;;
     esac
+    args+=(--ready-file "$WORK/$tag.ready")
+    [[ -z $PROFILE ]] ||
+        profile_when_ready "$WORK/$tag.ready" "$WORK/$tag.perf.data" "$PROFILE_SECONDS" "$SRV_PID"
     echo "$tag: $BENCH ${common[*]} ${args[*]}" >>"$WORK/commands.txt"
     sleep 0.3
     before=$(vmrss_kb "$SRV_PID")

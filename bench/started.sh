@@ -6,6 +6,10 @@
 #   wait_listen LOG PID a ringcast started with its output in LOG: wait (15 s at most) for its
 #                       last listen line; false if it did not come or the process ended
 #   vmrss_kb PID        the process's resident memory, KiB
+#   profile_when_ready READY OUT SECONDS PIDS
+#                       in the background: once the file READY exists (a bench client's
+#                       --ready-file), `perf record -g` the comma-separated PIDS for SECONDS
+#                       into OUT (a started process, stopped with the others)
 
 STARTED=()
 
@@ -54,6 +58,22 @@ wait_listen() {
 
 vmrss_kb() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+profile_when_ready() {
+    local ready=$1 out=$2 seconds=$3 pids=$4
+    command -v perf >/dev/null || {
+        printf '%s: no perf (apt-get install linux-perf): not profiling\n' "$(basename -- "$0")" >&2
+        return 0
+    }
+    (
+        for ((i = 0; i < 600; i++)); do
+            [[ -e $ready ]] && break
+            sleep 0.1
+        done
+        [[ -e $ready ]] && exec perf record -q -g -F 999 -p "$pids" -o "$out" -- sleep "$seconds"
+    ) >/dev/null 2>&1 &
+    STARTED+=("$!")
 }
 
 trap stop_started EXIT
