@@ -231,6 +231,17 @@ const std::vector<FlagRow>& flagTable() {
        .field = Duration{&Flags::historyTtlMs},
        .help = "drop history older than this (0: keep the last --history-size)",
        .whenZero = "off"},
+      {.name = "--max-history-memory",
+       .field = Size{&Flags::maxHistoryMemoryBytes},
+       .help = "bytes all channels' history may hold; over it the oldest messages of all "
+               "channels are dropped first (0: a quarter of --max-memory)",
+       .whenZero = "auto"},
+      {.name = "--max-memory",
+       .field = Size{&Flags::maxMemoryBytes},
+       .help = "resident memory the gateway may use: from 90% of it new connections get 503 "
+               "and sends 'overloaded' until use is below 85% (0: the cgroup's limit, else 80% "
+               "of physical memory)",
+       .whenZero = "auto"},
       {.name = "--ring-size",
        .field = Plain<uint64_t>{&Flags::ringSize},
        .help = "fan-out ring slots, a power of two: messages in flight to the slowest loop",

@@ -41,6 +41,8 @@ struct Flags {
   std::string slowConsumer = "disconnect";  // or "drop-oldest"
   uint64_t historySize = 100;               // messages kept per channel for recovery
   int64_t historyTtlMs = 0;                 // 0 = no age limit
+  uint64_t maxHistoryMemoryBytes = 0;       // every channel's history together; 0 = auto
+  uint64_t maxMemoryBytes = 0;              // refuse new work near it; 0 = cgroup or physical
   uint64_t ringSize = 16384;                // fan-out ring slots (power of two)
   std::string tlsCert;                      // PEM chain: the public listener speaks TLS (wss://)
   std::string tlsKey;                       // PEM private key of --tls-cert
@@ -56,6 +58,9 @@ struct Flags {
   std::string nodeId;              // empty = defaultNodeId(), filled in by main
   int64_t presenceTtlMs = 10'000;  // cluster presence entries expire this long after a refresh
 };
+
+// The history budget when --max-history-memory is not given: this share of --max-memory.
+inline constexpr uint64_t kHistoryShareOfMemoryPercent = 25;
 
 // "<host name>-<pid>": the node's name when --node-id is not given (unique among the
 // processes of one host, and readable in logs). Not part of parseFlags, which stays a pure

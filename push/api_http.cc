@@ -186,6 +186,8 @@ void ApiConnection::handleRequest(const http::Request& request) {
     case Route::kHealthz:
       if (serving && !hub_->healthy()) {
         finish(slot, 503, kTextType, "backend down");  // Redis unreachable: publishes refused
+      } else if (serving && hub_->memoryHigh()) {
+        finish(slot, 503, kTextType, "memory high");  // near --max-memory: new work refused
       } else {
         finish(slot, serving ? 200 : 503, kTextType, serving ? "ok" : "draining");
       }

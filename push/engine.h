@@ -26,6 +26,7 @@
 #include "core/shared_frame.h"
 #include "net/event_loop.h"
 #include "push/hub.h"
+#include "push/memory_guard.h"
 
 namespace ringcast::push {
 
@@ -46,6 +47,10 @@ struct Recovery {
   std::vector<FrameRef> missed;  // encoded message frames after since.offset, in order
 };
 using RecoveryFn = std::function<void(Recovery&&)>;
+
+// The answer to a send refused near --max-memory (the same code as a full ring: try later).
+inline constexpr std::string_view kMemoryCode = "overloaded";
+inline constexpr std::string_view kMemoryMessage = "the gateway is near its memory limit";
 
 class Engine : public Hub {
  public:
@@ -82,15 +87,48 @@ class Engine : public Hub {
   // False while a backend the engine needs is unreachable (healthz reports it). A node
   // that is not healthy refuses publishes with "overloaded" but keeps its clients.
   bool healthy() const override = 0;
-  // Lines of Prometheus text about the engine (link state, round trips, gaps); may be empty.
-  void appendMetrics(std::string& out) const override { (void)out; }
+  // Hub: the memory guard's lines, then the engine's own (appendEngineMetrics).
+  void appendMetrics(std::string& out) const final;
 
   // Hub: false while the gateway drains (healthz answers 503). Safe from any thread.
   bool serving() const override { return serving_.load(std::memory_order_relaxed); }
   void setServing(bool serving) { serving_.store(serving, std::memory_order_relaxed); }
 
+  // The process's memory guard (--max-memory), set once before the loops start; without
+  // one (tests that build an engine alone) memory is never high.
+  void setMemoryGuard(MemoryGuard* guard) { memory_ = guard; }
+  MemoryGuard* memoryGuard() const { return memory_; }
+  // Hub: true while the process is near --max-memory. Safe from any thread.
+  bool memoryHigh() const override { return memory_ != nullptr && memory_->high(); }
+
+ protected:
+  // Lines of Prometheus text about the engine (link state, round trips, gaps); may be empty.
+  virtual void appendEngineMetrics(std::string& out) const { (void)out; }
+  // For the start of publish, broadcast and send: true (and `done` answered "overloaded",
+  // the refusal counted) while memory is high, so the send costs nothing more.
+  bool refusedForMemory(ReceiptFn& done) const;
+
  private:
   std::atomic<bool> serving_{true};
+  MemoryGuard* memory_ = nullptr;
 };
+
+inline void Engine::appendMetrics(std::string& out) const {
+  if (memory_ != nullptr) memory_->appendMetrics(out);
+  appendEngineMetrics(out);
+}
+
+inline bool Engine::refusedForMemory(ReceiptFn& done) const {
+  if (!memoryHigh()) return false;
+  memory_->countRefused(MemoryGuard::Refused::kSend);
+  if (done) {
+    Receipt r;
+    r.ok = false;
+    r.errorCode = std::string(kMemoryCode);
+    r.errorMessage = std::string(kMemoryMessage);
+    done(r);
+  }
+  return true;
+}
 
 }  // namespace ringcast::push

@@ -156,9 +156,16 @@ int Gateway::run() {
   fo.compressionMinBytes = flags_.compressionMinBytes;
   fo.compressionLevel = flags_.compressionLevel;
   fanout_ = std::make_unique<Fanout>(std::move(loopPtrs), fo);
+  const MemoryLimit memoryLimit = flags_.maxMemoryBytes > 0
+                                      ? MemoryLimit{flags_.maxMemoryBytes, "--max-memory"}
+                                      : detectMemoryLimit();
+  memory_ = std::make_unique<MemoryGuard>(memoryLimit.bytes);
   MemoryEngineOptions mo;
   mo.historySize = flags_.historySize;
   mo.historyTtlMs = flags_.historyTtlMs;
+  mo.historyBudgetBytes = flags_.maxHistoryMemoryBytes > 0
+                              ? flags_.maxHistoryMemoryBytes
+                              : memoryLimit.bytes / 100 * kHistoryShareOfMemoryPercent;
   if (flags_.redis.empty()) {
     engine_ = std::make_unique<MemoryEngine>(fanout_.get(), mo);
   } else {
@@ -180,6 +187,7 @@ int Gateway::run() {
     engine_ = std::make_unique<RedisEngine>(fanout_.get(), ro);
   }
   fanout_->setEngine(engine_.get());
+  engine_->setMemoryGuard(memory_.get());
   push_ = std::make_unique<PushEndpoint>(engine_.get(), &pushOptions_);
   wsOptions_.endpoints.emplace_back("/ws", push_.get());
 
@@ -213,6 +221,13 @@ int Gateway::run() {
               static_cast<unsigned long long>(fdLimit),
               static_cast<unsigned long long>(maxConnections_));
   std::printf("loops %d\n", threads);
+  std::printf("memory limit %llu MiB (%s)",
+              static_cast<unsigned long long>(memoryLimit.bytes >> 20), memoryLimit.source.c_str());
+  if (flags_.redis.empty()) {
+    std::printf(", history budget %llu MiB",
+                static_cast<unsigned long long>(mo.historyBudgetBytes >> 20));
+  }
+  std::printf("\n");
   if (flags_.dev) {
     std::printf(
         "DEV MODE: --dev, clients name themselves with ?user=NAME and may publish anywhere\n");
@@ -231,6 +246,7 @@ int Gateway::run() {
   loops_->start([this](net::EventLoop& loop) {
     fanout_->attachLoop(loop);
     engine_->attachLoop(loop);
+    if (loop.id() == 0) memory_->start(loop);
     const size_t i = static_cast<size_t>(loop.id());
     for (size_t k = 0; k < listeners_.size(); ++k) {
       AcceptFn* accept = &listeners_[k].accept;

@@ -22,6 +22,7 @@
 #include "push/echo_endpoint.h"
 #include "push/fanout.h"
 #include "push/memory_engine.h"
+#include "push/memory_guard.h"
 #include "push/redis_engine.h"
 #include "push/session.h"
 #include "ws/ws_connection.h"
@@ -68,6 +69,7 @@ class Gateway {
   std::unique_ptr<net::TlsCredentials> tls_;  // null: the public listener is plain TCP
   std::unique_ptr<net::LoopGroup> loops_;
   std::unique_ptr<Fanout> fanout_;
+  std::unique_ptr<MemoryGuard> memory_;  // outlives engine_, which points to it
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<PushEndpoint> push_;
   std::vector<Listener> listeners_;

@@ -127,7 +127,11 @@ class Hub {
   // False while a backend the node needs (Redis) is unreachable: healthz answers 503
   // "backend down". Safe from any thread.
   virtual bool healthy() const { return true; }
-  // Appends Prometheus text about the backend to /metrics. Safe from any loop thread.
+  // True while the process is near --max-memory: new connections and sends are refused
+  // (healthz answers 503 "memory high"). Safe from any thread.
+  virtual bool memoryHigh() const { return false; }
+  // Appends Prometheus text about memory and the backend to /metrics. Safe from any loop
+  // thread.
   virtual void appendMetrics(std::string& out) const { (void)out; }
 };
 

@@ -56,10 +56,48 @@ bool MemoryEngine::flushEventsLocked(Channel& ch) {
   return true;
 }
 
+void MemoryEngine::attachLoop(net::EventLoop& loop) {
+  if (loop.id() != 0) return;
+  sweeper_ = std::make_unique<net::Ticker>(&loop, [this] { sweepTick(); });
+  sweeper_->setPeriodUs(kSweepPeriodMs * 1000);
+}
+
+void MemoryEngine::sweepTick() {
+  channels_.sweep(kSweepVisitsPerTick, options_.historyTtlMs, wallMs());
+  if (options_.historyBudgetBytes > 0) {
+    channels_.trimToBudget(options_.historyBudgetBytes, kTrimStepsPerTick);
+  }
+  const uint64_t freed = channels_.takeFreedBytes();
+  if (MemoryGuard* guard = memoryGuard(); guard != nullptr && freed > 0) guard->noteFreed(freed);
+}
+
+std::string MemoryEngine::epochOf(const Channel& ch) const {
+  return ch.incarnation == 0 ? epoch_ : fmt::format("{}-{:x}", epoch_, ch.incarnation);
+}
+
+void MemoryEngine::appendEngineMetrics(std::string& out) const {
+  auto metric = [&out](std::string_view name, std::string_view type, std::string_view help,
+                       uint64_t value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
+  };
+  metric("ringcast_channels", "gauge", "Channels the node keeps (offset, history, presence).",
+         channels_.size());
+  metric("ringcast_channels_forgotten_total", "counter",
+         "Channels forgotten: no subscriber, no history left.", channels_.forgotten());
+  metric("ringcast_history_bytes", "gauge", "Bytes all channels' history holds.",
+         channels_.historyBytes());
+  metric("ringcast_history_budget_bytes", "gauge", "--max-history-memory (0: none).",
+         options_.historyBudgetBytes);
+  metric("ringcast_history_budget_trimmed_total", "counter",
+         "History entries dropped, oldest first, to stay within the budget.",
+         channels_.budgetTrimmed());
+}
+
 bool MemoryEngine::tryPublish(std::string_view channel, std::string_view dataJson,
                               std::string_view from, ReceiptWait wait, ReceiptFn& done) {
   const int64_t nowMs = wallMs();
   uint64_t offset = 0;
+  std::string epoch;
   // Everything of the frame but the offset is written before the lock is taken.
   MessageFrame& builder = MessageFrame::local();
   builder.prepare(channel, from, nowMs, dataJson);
@@ -81,17 +119,22 @@ bool MemoryEngine::tryPublish(std::string_view channel, std::string_view dataJso
     // env may be delivered and freed from here on: use only what we kept.
     offset = ++ch.offset;
     if (options_.historySize > 0) {
-      ch.history.push_back({ch.offset, nowMs, std::move(kept)});
-      ch.trimHistory(options_.historySize, options_.historyTtlMs, nowMs);
+      channels_.keep(ch, ch.offset, nowMs, std::move(kept));
+      channels_.trimHistory(ch, options_.historySize, options_.historyTtlMs, nowMs);
     }
+    if (wait == ReceiptWait::kAccepted && done) epoch = epochOf(ch);
     return true;
   });
   if (!in) return false;
+  // Over the budget: the publisher that went over pays for a bounded part of the trim.
+  if (options_.historyBudgetBytes > 0 && channels_.historyBytes() > options_.historyBudgetBytes) {
+    channels_.trimToBudget(options_.historyBudgetBytes, kTrimStepsPerPublish);
+  }
   if (Shard* shard = Fanout::currentShard()) ++shard->counters().messagesIn;
   if (wait == ReceiptWait::kAccepted && done) {
     Receipt r;
     r.offset = offset;
-    r.epoch = epoch_;
+    r.epoch = std::move(epoch);
     r.counted = false;
     done(r);
   }
@@ -100,6 +143,7 @@ bool MemoryEngine::tryPublish(std::string_view channel, std::string_view dataJso
 
 void MemoryEngine::publish(std::string_view channel, std::string_view dataJson,
                            std::string_view from, ReceiptWait wait, ReceiptFn done) {
+  if (refusedForMemory(done)) return;
   Shard* shard = Fanout::currentShard();
   if (!shard->hasParked() && tryPublish(channel, dataJson, from, wait, done)) return;
   // No room now: keep copies (the caller's views may not outlive this call) and retry.
@@ -127,6 +171,7 @@ void MemoryEngine::deliverOrPark(Envelope* env, bool countIn) {
 }
 
 void MemoryEngine::broadcast(std::string_view dataJson, ReceiptFn done) {
+  if (refusedForMemory(done)) return;
   Envelope* env = fanout_->newEnvelope(Envelope::Kind::kAll, {}, std::move(done));
   std::string json;
   frame::notice(json, wallMs(), dataJson);
@@ -137,6 +182,7 @@ void MemoryEngine::broadcast(std::string_view dataJson, ReceiptFn done) {
 
 void MemoryEngine::send(const std::vector<std::string>& users, std::string_view dataJson,
                         std::string_view from, ReceiptFn done) {
+  if (refusedForMemory(done)) return;
   Envelope* env = fanout_->newEnvelope(Envelope::Kind::kUsers, {}, std::move(done));
   env->users = users;
   env->userMatched = std::make_unique<std::atomic<uint64_t>[]>(users.size());
@@ -155,14 +201,14 @@ void MemoryEngine::disconnect(std::string_view user, ReceiptFn done) {
 void MemoryEngine::recover(std::string_view channel, const std::optional<StreamPosition>& since,
                            RecoveryFn done) {
   Recovery r;
-  r.epoch = epoch_;
   channels_.withChannel(channel, [&](Channel& ch) {
-    ch.trimHistory(options_.historySize, options_.historyTtlMs, wallMs());
+    channels_.trimHistory(ch, options_.historySize, options_.historyTtlMs, wallMs());
     r.offset = ch.offset;
+    r.epoch = epochOf(ch);
     if (!since) return;
     const uint64_t from = since->offset;
     r.recovered =
-        since->epoch == epoch_ && from <= ch.offset &&
+        since->epoch == r.epoch && from <= ch.offset &&
         (from == ch.offset || (!ch.history.empty() && ch.history.front().offset <= from + 1));
     if (!r.recovered) return;
     for (const HistoryEntry& h : ch.history) {

@@ -185,6 +185,7 @@ void RedisEngine::evalScript(net::RedisClient& client, const Script& s, int keys
 // --- publishing -------------------------------------------------------------------------
 
 bool RedisEngine::refusedWhileDown(ReceiptFn& done) {
+  if (refusedForMemory(done)) return true;
   if (healthy()) return false;
   refused_.fetch_add(1, std::memory_order_relaxed);
   if (done) done(overloaded());
@@ -793,7 +794,7 @@ void RedisEngine::onPresenceEvent(std::string_view channel, bool join, std::stri
   deliverInOrder(env);
 }
 
-void RedisEngine::appendMetrics(std::string& out) const {
+void RedisEngine::appendEngineMetrics(std::string& out) const {
   auto line = [&out](std::string_view name, std::string_view help, auto value) {
     out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{} {}\n", name, help, name, name, value);
   };

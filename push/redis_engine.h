@@ -87,10 +87,11 @@ class RedisEngine final : public Engine {
                       int delta) override;
   void userChange(std::string_view user, int delta) override;
   bool healthy() const override { return healthy_.load(std::memory_order_relaxed); }
-  void appendMetrics(std::string& out) const override;
 
  private:
-  // While a link is down: counts the refusal and answers `done` with overloaded.
+  void appendEngineMetrics(std::string& out) const override;
+  // Near --max-memory (refusedForMemory) or while a link is down: counts the refusal and
+  // answers `done` with overloaded.
   bool refusedWhileDown(ReceiptFn& done);
   struct Instance;
   struct LinkHandler final : net::RedisClient::Handler {

@@ -29,6 +29,11 @@ int PushEndpoint::onUpgrade(ws::WsConnection& conn, const http::Request& request
     *reason = "the gateway is shutting down";
     return 503;
   }
+  if (engine_->memoryHigh()) {
+    engine_->memoryGuard()->countRefused(MemoryGuard::Refused::kConnection);
+    *reason = "the gateway is near its memory limit";
+    return 503;
+  }
   Identity identity;
   if (!options_->jwtSecret.empty()) {
     std::string token = net::queryParam(request.query, "token");

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tests/support/cluster.h"
+#include "tests/support/eventually.h"
 #include "tests/support/line_client.h"
 #include "tests/support/push_client.h"
 #include "tests/support/redis_server.h"
@@ -87,17 +88,6 @@ class RedisCluster : public ::testing::Test {
     }
   }
   return ::testing::AssertionSuccess();
-}
-
-// Polls until `pred` holds, at most `timeout`.
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 5000ms) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
 }
 
 TEST_F(RedisCluster, EveryMessageReachesEverySubscriberOnEveryNodeOnceInOrder) {
