@@ -143,6 +143,37 @@ const std::vector<FlagRow>& flagTable() {
       {.name = "--publish-listen",
        .field = Plain<std::string>{&Flags::publishListen},
        .help = "ADDR:PORT of the internal TCP publish protocol (keep it private)"},
+      {.name = "--api-allowed-origins",
+       .field = List{&Flags::apiAllowedOrigins},
+       .help = "browser Origins the HTTP API serves (scheme://host[:port],...); a request with "
+               "any other Origin header gets 403",
+       .whenZero = "(none: any Origin is refused)"},
+      {.name = "--api-host",
+       .field = List{&Flags::apiHosts},
+       .help = "Host names the HTTP API answers to (NAME or NAME:PORT,...) besides its own "
+               "address (and localhost on loopback); any other Host gets 421",
+       .whenZero = "(the listener's address)"},
+      {.name = "--api-request-timeout",
+       .field = Duration{&Flags::apiRequestTimeoutMs},
+       .help = "an HTTP API request, headers and body together, must arrive within this time "
+               "of its first byte (the first request: of the accept), else 408 and close"},
+      {.name = "--api-max-connections",
+       .field = Plain<int64_t>{&Flags::apiMaxConnections},
+       .help = "open HTTP API connections at once; beyond it a new one gets 503 and is closed "
+               "(0: no cap; apart from --max-connections)",
+       .whenZero = "no cap",
+       .check = CLI::NonNegativeNumber},
+      {.name = "--publish-idle-timeout",
+       .field = Duration{&Flags::publishIdleTimeoutMs},
+       .help = "close a TCP publish connection that sent nothing for this long with '-ERR idle "
+               "timeout' (0: off; PING keeps a quiet feeder connected)",
+       .whenZero = "off"},
+      {.name = "--publish-max-connections",
+       .field = Plain<int64_t>{&Flags::publishMaxConnections},
+       .help = "open TCP publish connections at once; beyond it a new one gets '-ERR too many "
+               "connections' and is closed (0: no cap; apart from --max-connections)",
+       .whenZero = "no cap",
+       .check = CLI::NonNegativeNumber},
       {.name = "--threads",
        .field = Plain<int>{&Flags::threads},
        .help = "event-loop threads, one per core (0: number of cores)",
@@ -468,6 +499,9 @@ std::optional<std::string> checkFlags(const Flags& f) {
         "ringcast: --dev and a JWT secret exclude each other: dev mode takes ?user=NAME, a "
         "secret requires tokens\n");
   }
+  if (f.apiRequestTimeoutMs <= 0) {
+    return std::string("ringcast: --api-request-timeout must be above 0\n");
+  }
   if ((f.ringSize & (f.ringSize - 1)) != 0) {
     return fmt::format("ringcast: --ring-size must be a power of two (got {})\n", f.ringSize);
   }
@@ -552,8 +586,11 @@ std::string defaultNodeId() {
 
 std::string formatFlags(const Flags& f) {
   std::string out = "ringcast settings:\n";
+  constexpr size_t kNameColumn = 24;  // a longer name is followed by one space
   for (const FlagRow& row : flagTable()) {
-    fmt::format_to(std::back_inserter(out), "  {:<24}{}\n", row.name, showValue(row, f));
+    const std::string_view name = row.name;
+    fmt::format_to(std::back_inserter(out), "  {:<24}{}{}\n", name,
+                   name.size() >= kNameColumn ? " " : "", showValue(row, f));
   }
   return out;
 }

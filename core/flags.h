@@ -20,6 +20,12 @@ struct Flags {
   std::string listen = "0.0.0.0:8080";           // public WebSocket port
   std::string apiListen = "127.0.0.1:8081";      // internal HTTP publish/admin API
   std::string publishListen = "127.0.0.1:8082";  // internal TCP publish protocol
+  std::vector<std::string> apiAllowedOrigins;    // browser Origins the API serves; empty = none
+  std::vector<std::string> apiHosts;             // Host names the API answers to besides its own
+  int64_t apiRequestTimeoutMs = 10'000;          // one API request, headers and body, in total
+  int64_t apiMaxConnections = 1024;              // open API connections; 0 = no cap
+  int64_t publishIdleTimeoutMs = 300'000;        // close a TCP publish connection silent this long
+  int64_t publishMaxConnections = 1024;          // open TCP publish connections; 0 = no cap
   int threads = 0;                               // loop threads; 0 = one per core
   int64_t maxConnections = 0;                    // 0 = as many as the open-file limit allows
   uint64_t maxMessageBytes = 1 << 20;            // largest message a client may send (1009 above)

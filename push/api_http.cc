@@ -32,34 +32,52 @@ struct ApiConnection::Pending {
 };
 
 net::TcpConnection* acceptApiConnection(net::EventLoop& loop, int fd, Hub* hub,
-                                        const ApiOptions* options) {
-  return new ApiConnection(&loop, fd, hub, options);  // owned by the loop from here on
+                                        const ApiOptions* options, net::ConnectionCap::Slot slot) {
+  // Owned by the loop from here on.
+  return new ApiConnection(&loop, fd, hub, options, std::move(slot));
 }
 
-ApiConnection::ApiConnection(net::EventLoop* loop, int fd, Hub* hub, const ApiOptions* options)
-    : OrderedReplyConnection(loop, fd), hub_(hub), options_(options), parser_(&options->limits) {
-  armIdleDeadline();
+ApiConnection::ApiConnection(net::EventLoop* loop, int fd, Hub* hub, const ApiOptions* options,
+                             net::ConnectionCap::Slot slot)
+    : OrderedReplyConnection(loop, fd),
+      hub_(hub),
+      options_(options),
+      slot_(std::move(slot)),
+      parser_(&options->limits) {
+  // The first request is due within the deadline from the accept, as every later one is
+  // from its first byte.
+  requestDeadlineMs_ = loop->nowMs() + options_->requestTimeoutMs;
+  armDeadline();
 }
 
 ApiConnection::~ApiConnection() = default;
 
 void ApiConnection::onData(uint8_t* data, size_t len) {
   if (stopParsing_) return;  // after an error or Connection: close, input is discarded
-  armIdleDeadline();
   feedInput(data, len);
 }
 
-void ApiConnection::onDeadline(int64_t) {
-  if (!pending_.empty()) {
-    armIdleDeadline();  // still waiting for receipts: not idle
+void ApiConnection::onDeadline(int64_t nowMs) {
+  if (inputHeld_) {
+    // Reading is paused by our own bounds: the client is not late. Its time starts again
+    // when reading resumes.
+    requestDeadlineMs_ = nowMs + options_->requestTimeoutMs;
+    armDeadline();
     return;
   }
-  if (!input_.empty()) {
-    // A request started and did not finish in time.
+  if (requestDeadlineMs_ != 0) {
+    // A request (or the first one) did not arrive whole in time, however steadily its bytes
+    // trickled in.
+    RC_LOG_DEBUG("c-{}-{}: API request not complete within {} ms", loop()->id(), serial(),
+                 options_->requestTimeoutMs);
     Pending& slot = newSlot(false);
-    finishError(slot, 408, "timeout", "request not completed in time");
+    finishError(slot, 408, "timeout", "request not complete within --api-request-timeout");
     input_.clear();
     writeReady();
+    return;
+  }
+  if (!pending_.empty()) {
+    armDeadline();  // still waiting for receipts: not idle
     return;
   }
   closeAfterFlush(options_->closeTimeoutMs);
@@ -81,6 +99,7 @@ bool ApiConnection::mayTakeRequests() const {
 size_t ApiConnection::processInput(std::string_view buffer) {
   processing_ = true;
   size_t offset = 0;
+  size_t taken = 0;  // requests dispatched in this pass
   while (!stopParsing_ && isOpen()) {
     if (!mayTakeRequests()) {
       holdInput();
@@ -97,11 +116,21 @@ size_t ApiConnection::processInput(std::string_view buffer) {
       break;
     }
     offset += r.consumed;
+    ++taken;
     handleRequest(request);
     writeReady();
   }
   processing_ = false;
+  // `buffer` holds every byte not dispatched yet: what is left past `offset` is a request
+  // under way. Its deadline runs from its first byte: from now when this pass finished the
+  // one before it (or it is the first), else it keeps running, whatever bytes came.
+  if (offset == buffer.size()) {
+    requestDeadlineMs_ = 0;
+  } else if (taken > 0 || requestDeadlineMs_ == 0) {
+    requestDeadlineMs_ = loop()->nowMs() + options_->requestTimeoutMs;
+  }
   writeReady();
+  armDeadline();
   return offset;
 }
 
@@ -158,14 +187,35 @@ void ApiConnection::writeReady() {
   if (inputHeld_ && !processing_ && mayTakeRequests()) resumeInput();
 }
 
-void ApiConnection::armIdleDeadline() {
-  if (options_->idleTimeoutMs > 0) setDeadline(loop()->nowMs() + options_->idleTimeoutMs);
+void ApiConnection::armDeadline() {
+  if (stopParsing_ || !isOpen()) return;  // closing: closeAfterFlush's linger deadline rules
+  if (requestDeadlineMs_ != 0) {
+    setDeadline(requestDeadlineMs_);
+  } else if (options_->idleTimeoutMs > 0) {
+    setDeadline(loop()->nowMs() + options_->idleTimeoutMs);
+  } else {
+    clearDeadline();
+  }
 }
 
 void ApiConnection::handleRequest(const http::Request& request) {
   const bool serving = hub_->serving();
   // While draining, every answer closes its connection, so callers move to another instance.
   Pending& slot = newSlot(request.keepAlive && serving);
+  // A browser page may not drive the API: one that names itself (Origin) must be listed, and
+  // one that reached us through a rebound DNS name has a Host that is not ours.
+  if (request.headerLines("Origin") > 0 &&
+      !apiOriginAllowed(request.header("Origin"), options_->access)) {
+    finishError(slot, 403, "forbidden",
+                "cross-origin request: this Origin is not in --api-allowed-origins");
+    return;
+  }
+  if (request.headerLines("Host") > 0 &&
+      !apiHostAllowed(request.header("Host"), options_->access)) {
+    finishError(slot, 421, "misdirected",
+                "the Host header names neither this listener nor an --api-host name");
+    return;
+  }
   if (routeNeedsKey(request.path) && !options_->apiKey.empty() &&
       !bearerMatches(request.header("Authorization"), options_->apiKey)) {
     finish(slot, 401, kJsonType, errorJson("unauthorized", "missing or wrong API key"),
@@ -231,6 +281,13 @@ void ApiConnection::handleRequest(const http::Request& request) {
       return;
     }
     default:
+      // A JSON body must say so: a browser can send text/plain or a form without asking
+      // first, never application/json.
+      if (m.route != Route::kPublishRaw && !isJsonContentType(request.header("Content-Type"))) {
+        finishError(slot, 415, "unsupported_media_type",
+                    "the body must be sent with Content-Type: application/json");
+        return;
+      }
       handleCommand(slot, m.route, m.param, request);
       return;
   }

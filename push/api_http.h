@@ -7,7 +7,12 @@
 // Bounds: one request's size comes from ApiOptions::limits (the body limit is
 // --max-message-size); at most kMaxPendingResponses requests may wait for receipts, and at
 // most kMaxOutputBytes may sit unread in the write queue, before the connection stops
-// reading; a keep-alive connection idle for idleTimeoutMs is closed.
+// reading. Time: each request must arrive whole within requestTimeoutMs of its first byte (the
+// first request, of the accept), however steadily its bytes come: past it, 408 and close; a
+// keep-alive connection idle for idleTimeoutMs between requests is closed. Who may call is
+// checked first (api_access.h): a listed Origin or none (else 403), a Host that names this
+// listener (else 421); a JSON route needs a JSON Content-Type (else 415). The listener's
+// connection cap (a Slot held for the connection's life) is apart from the WebSocket one.
 //
 // Thread safety: an ApiConnection is loop-owned, like its TcpConnection base. ApiOptions is
 // built before the loops start and is const while they run. The pure parts live beside it:
@@ -22,8 +27,10 @@
 #include <string_view>
 #include <vector>
 
+#include "net/connection_cap.h"
 #include "net/event_loop.h"
 #include "net/http_parser.h"
+#include "push/api_access.h"
 #include "push/api_metrics.h"
 #include "push/api_request.h"
 #include "push/api_response.h"
@@ -35,17 +42,21 @@ namespace ringcast::push {
 
 // Settings shared by every API connection; const once the loops run.
 struct ApiOptions {
-  std::string apiKey;              // empty: no auth; else every /api/ route needs Bearer apiKey
-  http::Limits limits;             // limits.maxBodyBytes = --max-message-size
-  int64_t closeTimeoutMs = 5'000;  // linger for the peer's FIN after our last response
-  int64_t idleTimeoutMs = 60'000;  // close a keep-alive connection silent this long
+  std::string apiKey;                 // empty: no auth; else every /api/ route needs Bearer apiKey
+  http::Limits limits;                // limits.maxBodyBytes = --max-message-size
+  int64_t closeTimeoutMs = 5'000;     // linger for the peer's FIN after our last response
+  int64_t idleTimeoutMs = 60'000;     // close a keep-alive connection silent this long
+  int64_t requestTimeoutMs = 10'000;  // --api-request-timeout: one request, headers and body
+  ApiAccessRules access;              // --api-allowed-origins, --api-host, the bound address
 };
 
 // Takes ownership of the accepted socket `fd` and serves the API on it until it closes.
 // `hub` and `options` must outlive every connection. Returns the connection (owned by the
 // loop), for the caller to put TLS on it. REQUIRES: on loop's thread.
+// `slot` is the connection's share of the listener's cap, held until it is freed.
 net::TcpConnection* acceptApiConnection(net::EventLoop& loop, int fd, Hub* hub,
-                                        const ApiOptions* options);
+                                        const ApiOptions* options,
+                                        net::ConnectionCap::Slot slot = {});
 
 class ApiConnection final : public OrderedReplyConnection {
  public:
@@ -55,7 +66,8 @@ class ApiConnection final : public OrderedReplyConnection {
   static constexpr uint64_t kMaxOutputBytes = 4 << 20;
 
   // REQUIRES: on loop's thread; hub and options outlive the connection.
-  ApiConnection(net::EventLoop* loop, int fd, Hub* hub, const ApiOptions* options);
+  ApiConnection(net::EventLoop* loop, int fd, Hub* hub, const ApiOptions* options,
+                net::ConnectionCap::Slot slot = {});
   ~ApiConnection() override;
 
  protected:
@@ -89,11 +101,14 @@ class ApiConnection final : public OrderedReplyConnection {
   Pending* findSlot(uint64_t id);
   // Writes every ready response at the front of the queue, in order.
   void writeReady() override;
-  void armIdleDeadline();
+  // The request deadline while one is due, else the keep-alive idle deadline.
+  void armDeadline();
 
   Hub* const hub_;
   const ApiOptions* const options_;
+  net::ConnectionCap::Slot slot_;  // this connection's place under the listener's cap
   http::RequestParser parser_;
+  int64_t requestDeadlineMs_ = 0;  // when the request under way must be whole; 0: none due
   std::deque<std::unique_ptr<Pending>> pending_;  // responses in request order
   uint64_t nextId_ = 1;                           // id of the next slot
 };

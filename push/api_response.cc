@@ -65,6 +65,10 @@ std::string_view errorCodeForStatus(int status) {
     case 414:
     case 431:
       return "too_large";
+    case 415:
+      return "unsupported_media_type";
+    case 421:
+      return "misdirected";
     case 501:
       return "not_implemented";
     case 503:

@@ -32,27 +32,43 @@ std::string_view reasonOf(const Receipt& r) {
 
 }  // namespace
 
-void acceptPublishConnection(net::EventLoop& loop, int fd, Hub* hub,
-                             const PublishOptions* options) {
-  new PublishConnection(&loop, fd, hub, options);  // owned by the loop from here on
+void acceptPublishConnection(net::EventLoop& loop, int fd, Hub* hub, const PublishOptions* options,
+                             net::ConnectionCap::Slot slot) {
+  new PublishConnection(&loop, fd, hub, options, std::move(slot));  // owned by the loop
 }
 
 PublishConnection::PublishConnection(net::EventLoop* loop, int fd, Hub* hub,
-                                     const PublishOptions* options)
+                                     const PublishOptions* options, net::ConnectionCap::Slot slot)
     : OrderedReplyConnection(loop, fd),
       hub_(hub),
       options_(options),
-      authenticated_(options->apiKey.empty()) {}
+      slot_(std::move(slot)),
+      authenticated_(options->apiKey.empty()) {
+  armIdleDeadline();
+}
 
 PublishConnection::~PublishConnection() = default;
 
 void PublishConnection::onData(uint8_t* data, size_t len) {
   if (stopParsing_) return;  // out of sync: input is discarded until the close
+  armIdleDeadline();
   feedInput(data, len);
 }
 
 void PublishConnection::onDeadline(int64_t) {
-  // No deadline is armed while open: feeders may stay connected and silent for long.
+  if (!replies_.empty() || inputHeld_) {
+    armIdleDeadline();  // we owe replies: the silence is ours, not the feeder's
+    return;
+  }
+  RC_LOG_DEBUG("c-{}-{}: publish connection idle for {} ms", loop()->id(), serial(),
+               options_->idleTimeoutMs);
+  refuseAndClose("idle timeout");
+  writeReady();
+}
+
+void PublishConnection::armIdleDeadline() {
+  if (stopParsing_) return;  // closing: closeAfterFlush's linger deadline rules
+  if (options_->idleTimeoutMs > 0) setDeadline(loop()->nowMs() + options_->idleTimeoutMs);
 }
 
 void PublishConnection::onDrained() {

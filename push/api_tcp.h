@@ -11,7 +11,10 @@
 // Bounds: input is buffered only while a command is incomplete (at most one command line,
 // payload and CRLF). At most kMaxQueuedReplies commands may wait for receipts or for an
 // earlier reply, and at most kMaxOutputBytes may sit unread in the write queue, before the
-// connection stops reading; it resumes as they drain.
+// connection stops reading; it resumes as they drain. A connection that sends nothing for
+// idleTimeoutMs (while no reply is owed) gets "-ERR idle timeout" and is closed; a feeder that
+// stays connected while quiet sends PING. The listener's connection cap (a Slot held for the
+// connection's life) is apart from the WebSocket one.
 //
 // Thread safety: a PublishConnection is loop-owned, like its TcpConnection base.
 // PublishOptions is built before the loops start and is const while they run.
@@ -23,6 +26,7 @@
 #include <string>
 #include <string_view>
 
+#include "net/connection_cap.h"
 #include "net/event_loop.h"
 #include "push/api_tcp_parser.h"
 #include "push/hub.h"
@@ -35,11 +39,14 @@ struct PublishOptions {
   uint64_t maxPayloadBytes = 1 << 20;  // --max-message-size
   int64_t closeTimeoutMs = 5'000;      // linger for the peer's FIN after our last reply
   std::string apiKey;                  // --api-key; empty: no AUTH needed
+  int64_t idleTimeoutMs = 300'000;     // --publish-idle-timeout; 0: none
 };
 
 // Takes ownership of the accepted socket `fd` and serves the protocol on it until it closes.
-// `hub` and `options` must outlive every connection. REQUIRES: on loop's thread.
-void acceptPublishConnection(net::EventLoop& loop, int fd, Hub* hub, const PublishOptions* options);
+// `hub` and `options` must outlive every connection; `slot` is the connection's share of the
+// listener's cap, held until it is freed. REQUIRES: on loop's thread.
+void acceptPublishConnection(net::EventLoop& loop, int fd, Hub* hub, const PublishOptions* options,
+                             net::ConnectionCap::Slot slot = {});
 
 class PublishConnection final : public OrderedReplyConnection {
  public:
@@ -50,7 +57,8 @@ class PublishConnection final : public OrderedReplyConnection {
   static constexpr uint64_t kMaxOutputBytes = 1 << 20;
 
   // REQUIRES: on loop's thread; hub and options outlive the connection.
-  PublishConnection(net::EventLoop* loop, int fd, Hub* hub, const PublishOptions* options);
+  PublishConnection(net::EventLoop* loop, int fd, Hub* hub, const PublishOptions* options,
+                    net::ConnectionCap::Slot slot = {});
   ~PublishConnection() override;
 
   // Receipts not back yet (for tests and logs).
@@ -82,15 +90,17 @@ class PublishConnection final : public OrderedReplyConnection {
   void onReceipt(uint64_t id, const Receipt& receipt);
   // Writes every finished reply at the front of the queue, in order.
   void writeReady() override;
+  void armIdleDeadline();
 
   Hub* const hub_;
   const PublishOptions* const options_;
-  bool authenticated_;        // AUTH with the key came first (or no key is needed)
-  uint64_t skip_ = 0;         // payload bytes of a refused command still to drop
-  std::string data_;          // the JSON of the current payload (reused)
-  std::deque<Slot> replies_;  // in command order
-  uint64_t firstId_ = 1;      // id of replies_.front()
-  size_t outstanding_ = 0;    // receipts not back yet
+  net::ConnectionCap::Slot slot_;  // this connection's place under the listener's cap
+  bool authenticated_;             // AUTH with the key came first (or no key is needed)
+  uint64_t skip_ = 0;              // payload bytes of a refused command still to drop
+  std::string data_;               // the JSON of the current payload (reused)
+  std::deque<Slot> replies_;       // in command order
+  uint64_t firstId_ = 1;           // id of replies_.front()
+  size_t outstanding_ = 0;         // receipts not back yet
 };
 
 }  // namespace ringcast::push

@@ -22,6 +22,22 @@ namespace {
 // the spare fd of each acceptor.
 constexpr uint64_t kReservedFds = 64;
 
+constexpr std::string_view kWsBusy =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 24\r\nConnection: close\r\n\r\n"
+    "too many connections\r\n\r\n";
+constexpr std::string_view kPublishBusy = "-ERR too many connections\r\n";
+
+// Refuses a socket just accepted over a cap: `answer` (nothing for a TLS listener, whose
+// client would not understand a plain one), then close. The answer is far smaller than a
+// fresh socket's send buffer, so the non-blocking write does not wait.
+void refuseOverCap(int fd, std::string_view answer) {
+  if (!answer.empty()) {
+    ssize_t ignored = ::write(fd, answer.data(), answer.size());
+    (void)ignored;
+  }
+  ::close(fd);
+}
+
 }  // namespace
 
 Gateway::Gateway(const Flags& flags) : flags_(flags) {
@@ -54,6 +70,13 @@ Gateway::Gateway(const Flags& flags) : flags_(flags) {
   apiOptions_.apiKey = flags_.apiKey;
   apiOptions_.limits.maxBodyBytes = flags_.maxMessageBytes;
   apiOptions_.closeTimeoutMs = flags_.closeTimeoutMs;
+  apiOptions_.requestTimeoutMs = flags_.apiRequestTimeoutMs;
+  apiCap_.setMax(static_cast<uint64_t>(flags_.apiMaxConnections));
+  http::appendResponse(apiBusy_, 503, {{http::Header{"Content-Type", "application/json"}}},
+                       errorJson("overloaded", "too many API connections (--api-max-connections)"),
+                       false);
+  publishCap_.setMax(static_cast<uint64_t>(flags_.publishMaxConnections));
+  publishOptions_.idleTimeoutMs = flags_.publishIdleTimeoutMs;
   publishOptions_.maxPayloadBytes = flags_.maxMessageBytes;
   publishOptions_.closeTimeoutMs = flags_.closeTimeoutMs;
   publishOptions_.apiKey = flags_.apiKey;
@@ -86,18 +109,31 @@ size_t Gateway::liveConnections() const {
 
 void Gateway::acceptWebSocket(net::EventLoop& loop, int fd) {
   if (liveConnections() >= maxConnections_) {
-    static constexpr std::string_view kBusy =
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 24\r\nConnection: close\r\n\r\n"
-        "too many connections\r\n\r\n";
-    if (tls_ == nullptr) {  // a TLS client would not understand a plain answer
-      ssize_t ignored = ::write(fd, kBusy.data(), kBusy.size());
-      (void)ignored;
-    }
-    ::close(fd);
+    refuseOverCap(fd, tls_ == nullptr ? kWsBusy : std::string_view());
     return;
   }
   auto* conn = new ws::WsConnection(&loop, fd, &wsOptions_);  // owned by the loop from here on
   if (tls_ != nullptr) startServerTls(conn);
+}
+
+void Gateway::acceptApi(net::EventLoop& loop, int fd) {
+  net::ConnectionCap::Slot slot = apiCap_.tryTake();
+  if (!slot) {
+    refuseOverCap(fd, flags_.apiTls ? std::string_view() : std::string_view(apiBusy_));
+    return;
+  }
+  net::TcpConnection* conn =
+      acceptApiConnection(loop, fd, engine_.get(), &apiOptions_, std::move(slot));
+  if (flags_.apiTls) startServerTls(conn);
+}
+
+void Gateway::acceptPublish(net::EventLoop& loop, int fd) {
+  net::ConnectionCap::Slot slot = publishCap_.tryTake();
+  if (!slot) {
+    refuseOverCap(fd, kPublishBusy);
+    return;
+  }
+  acceptPublishConnection(loop, fd, engine_.get(), &publishOptions_, std::move(slot));
 }
 
 void Gateway::startServerTls(net::TcpConnection* conn) {
@@ -199,21 +235,22 @@ int Gateway::run() {
   listeners_.push_back({"api",
                         "--api-listen",
                         flags_.apiListen,
-                        [this](net::EventLoop& loop, int fd) {
-                          net::TcpConnection* conn =
-                              acceptApiConnection(loop, fd, engine_.get(), &apiOptions_);
-                          if (flags_.apiTls) startServerTls(conn);
-                        },
+                        [this](net::EventLoop& loop, int fd) { acceptApi(loop, fd); },
                         {}});
   listeners_.push_back({"publish",
                         "--publish-listen",
                         flags_.publishListen,
-                        [this](net::EventLoop& loop, int fd) {
-                          acceptPublishConnection(loop, fd, engine_.get(), &publishOptions_);
-                        },
+                        [this](net::EventLoop& loop, int fd) { acceptPublish(loop, fd); },
                         {}});
   for (Listener& l : listeners_) {
     if (!bindListener(l, threads)) return 2;
+  }
+  // The API answers to the address it is bound to (its port is known only now).
+  std::string accessError;
+  if (!buildApiAccessRules(listeners_[1].address, flags_.apiAllowedOrigins, flags_.apiHosts,
+                           &apiOptions_.access, &accessError)) {
+    std::fprintf(stderr, "ringcast: %s\n", accessError.c_str());
+    return 2;
   }
 
   std::printf("%s", formatFlags(flags_).c_str());

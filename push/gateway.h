@@ -15,6 +15,7 @@
 
 #include "core/flags.h"
 #include "net/acceptor.h"
+#include "net/connection_cap.h"
 #include "net/loop_group.h"
 #include "net/tls_context.h"
 #include "push/api_http.h"
@@ -51,6 +52,8 @@ class Gateway {
   };
 
   void acceptWebSocket(net::EventLoop& loop, int fd);
+  void acceptApi(net::EventLoop& loop, int fd);
+  void acceptPublish(net::EventLoop& loop, int fd);
   // Puts TLS on a new connection of a TLS listener (from the current credentials).
   void startServerTls(net::TcpConnection* conn);
   void reloadTls();
@@ -64,6 +67,9 @@ class Gateway {
   ws::WsOptions wsOptions_;
   ApiOptions apiOptions_;
   PublishOptions publishOptions_;
+  net::ConnectionCap apiCap_;      // --api-max-connections
+  net::ConnectionCap publishCap_;  // --publish-max-connections
+  std::string apiBusy_;            // the 503 for an API connection over its cap
   PushOptions pushOptions_;
   EchoEndpoint echo_;
   std::unique_ptr<net::TlsCredentials> tls_;  // null: the public listener is plain TCP

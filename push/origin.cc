@@ -82,6 +82,18 @@ bool sameServer(const WebOrigin& origin, std::string_view hostHeader, bool tlsLi
   return port && *port == origin.port;
 }
 
+std::optional<HostPort> parseHostPort(std::string_view text) {
+  HostPort out;
+  std::string_view port;
+  if (!splitHostPort(text, &out.host, &port)) return std::nullopt;
+  if (!port.empty()) {
+    auto p = parsePort(port);
+    if (!p) return std::nullopt;
+    out.port = *p;
+  }
+  return out;
+}
+
 bool isLoopbackHost(std::string_view host) {
   return host == "localhost" || host == "127.0.0.1" || host == "::1";
 }

@@ -26,6 +26,16 @@ std::optional<WebOrigin> parseOrigin(std::string_view text);
 // its scheme's default; over a TLS listener its scheme is https.
 bool sameServer(const WebOrigin& origin, std::string_view hostHeader, bool tlsListener);
 
+// A Host header's "host[:port]" (or "[v6][:port]"): the host in lower case, IPv6 without
+// brackets, and the port, 0 when the text names none. nullopt when malformed (no host, an
+// unclosed bracket, a port that is not 1..65535).
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  bool operator==(const HostPort&) const = default;
+};
+std::optional<HostPort> parseHostPort(std::string_view text);
+
 // localhost, 127.0.0.1, ::1.
 bool isLoopbackHost(std::string_view host);
 

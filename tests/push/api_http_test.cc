@@ -578,6 +578,7 @@ class ApiConnectionTest : public ::testing::Test {
     options_.idleTimeoutMs = 10'000;
     options_.closeTimeoutMs = 1'000;
     options_.limits.maxBodyBytes = 4096;
+    options_.access.names.push_back({"x", 0});  // the Host the requests below send
     thread_ = std::thread([this] { loop_.run(); });
   }
   void TearDown() override {
@@ -666,11 +667,13 @@ class ApiConnectionTest : public ::testing::Test {
       hub_.calls[i].done(r);
     });
   }
+  // A JSON body unless `extra` names another Content-Type.
   static std::string post(std::string_view path, std::string_view body,
                           std::string_view extra = "") {
+    const bool typed = extra.find("Content-Type:") != std::string_view::npos;
     return std::string("POST ") + std::string(path) + " HTTP/1.1\r\nHost: x\r\n" +
-           std::string(extra) + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
-           std::string(body);
+           (typed ? "" : "Content-Type: application/json\r\n") + std::string(extra) +
+           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
   }
   static std::string get(std::string_view path, std::string_view extra = "") {
     return std::string("GET ") + std::string(path) + " HTTP/1.1\r\nHost: x\r\n" +

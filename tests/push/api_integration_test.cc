@@ -40,10 +40,14 @@ bool contains(std::string_view haystack, std::string_view needle) {
   return haystack.find(needle) != std::string_view::npos;
 }
 
+// Requests below send "Host: t", a name the gateway is given with --api-host; a POST sends
+// a JSON Content-Type unless `extra` names another.
 std::string post(std::string_view path, std::string_view body, std::string_view extra = "") {
+  const bool typed = contains(extra, "Content-Type:");
   return "POST " + std::string(path) + " HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " +
-         std::string(kKey) + "\r\n" + std::string(extra) +
-         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+         std::string(kKey) + "\r\n" + (typed ? "" : "Content-Type: application/json\r\n") +
+         std::string(extra) + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+         std::string(body);
 }
 
 std::string get(std::string_view path, std::string_view extra = "") {
@@ -136,9 +140,9 @@ ToolRun runTool(const std::vector<std::string>& args, std::string_view input = "
 class ApiIntegration : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(startGateway(
-        {"--api-key", std::string(kKey), "--max-message-size", std::to_string(kMaxMessageBytes)},
-        &gw_));
+    ASSERT_TRUE(startGateway({"--api-key", std::string(kKey), "--max-message-size",
+                              std::to_string(kMaxMessageBytes), "--api-host", "t"},
+                             &gw_));
     api_ = std::make_unique<ApiClient>(gw_.apiPort, std::string(kKey));
   }
 
