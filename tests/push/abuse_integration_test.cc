@@ -1,0 +1,334 @@
+// The abuse suite (docs/SECURITY.md): the real binary with one loop thread, so the attacker
+// and everybody else share one event loop, and one row per attack. While a row's attack runs,
+// 20 healthy clients on the same loop keep doing round trips (ping -> pong) and receive a
+// steady stream of messages published through the HTTP API. Each row checks the documented
+// answer to its attack; every row then checks that the healthy clients' round trips stayed
+// under kHealthyP99 at the 99th percentile, that each of them got every message once, in
+// order, and nothing else (no notice an attacker made the gateway send).
+//
+// The rows run one after another (RUN_SERIAL, label `abuse`), each against a fresh gateway;
+// under a sanitizer the timing bound means nothing, so they carry `nosanitize`.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "push/auth.h"
+#include "tests/support/line_client.h"
+#include "tests/support/push_client.h"
+
+namespace ringcast::test {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view kSecret = "abuse-suite-secret-0123456789abcdef0123";
+constexpr size_t kHealthyClients = 20;
+constexpr milliseconds kHealthyP99{250};
+constexpr milliseconds kRoundEvery{10};    // every healthy client pings this often
+constexpr milliseconds kPublishEvery{20};  // the healthy stream: about 50 messages/s
+constexpr std::string_view kHealthyChannel = "healthy";
+
+int64_t nowSec() {
+  return static_cast<int64_t>(std::time(nullptr));
+}
+
+// A signed token for `user`, valid for an hour, with more claims when given (",\"send\":false").
+std::string token(std::string_view user, std::string_view moreClaims = "") {
+  return push::signToken(std::string(R"({"sub":")") + std::string(user) + R"(","exp":)" +
+                             std::to_string(nowSec() + 3600) + std::string(moreClaims) + "}",
+                         kSecret);
+}
+
+std::string wsPath(std::string_view user) {
+  return "/ws?token=" + token(user);
+}
+
+// VmRSS of pid in KiB (0 when unreadable).
+int64_t rssKb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      int64_t kb = 0;
+      in >> kb;
+      return kb;
+    }
+    in.ignore(4096, '\n');
+  }
+  return 0;
+}
+
+// The 20 healthy clients and their traffic, on a thread of their own while an attack runs.
+class HealthyTraffic {
+ public:
+  ~HealthyTraffic() { stopThread(); }
+
+  ::testing::AssertionResult start(Gateway& gw) {
+    api_ = std::make_unique<ApiClient>(gw.apiPort);
+    for (size_t i = 0; i < kHealthyClients; ++i) {
+      auto c = std::make_unique<PushClient>();
+      auto connected = c->connect(gw.wsPort, wsPath("healthy" + std::to_string(i)));
+      if (!connected) return connected << " (healthy client " << i << ")";
+      c->send(R"({"op":"subscribe","channel":"healthy","id":"s"})");
+      auto reply = c->nextOfType("reply");
+      if (!reply || !reply->boolean("ok").value_or(false)) {
+        return ::testing::AssertionFailure()
+               << "healthy client " << i
+               << " could not subscribe: " << (reply ? reply->text() : c->lastRead().describe());
+      }
+      clients_.push_back(std::move(c));
+    }
+    thread_ = std::thread([this] { run(); });
+    return ::testing::AssertionSuccess();
+  }
+
+  // Stops the traffic and checks what the healthy clients saw.
+  ::testing::AssertionResult stopAndCheck() {
+    stopThread();
+    if (!failure_.empty()) return ::testing::AssertionFailure() << failure_;
+    if (published_ == 0) return ::testing::AssertionFailure() << "nothing was published";
+    std::sort(rttMs_.begin(), rttMs_.end());
+    const double p99 = rttMs_[rttMs_.size() * 99 / 100];
+    if (p99 >= static_cast<double>(kHealthyP99.count())) {
+      return ::testing::AssertionFailure()
+             << "healthy round trips: p99 " << p99 << " ms over " << rttMs_.size() << " (bound "
+             << kHealthyP99.count() << " ms), max " << rttMs_.back() << " ms";
+    }
+    for (size_t i = 0; i < clients_.size(); ++i) {
+      bool found = false;
+      const uint64_t last = published_;
+      auto frames = clients_[i]->collectUntil(
+          [last](const Json& f) {
+            return f.type() == "message" && f.u64("offset").value_or(0) == last;
+          },
+          &found);
+      if (!found) {
+        return ::testing::AssertionFailure() << "healthy client " << i << " never got offset "
+                                             << last << ": " << clients_[i]->lastRead().describe();
+      }
+      uint64_t want = 1;
+      for (const Json& f : frames) {
+        if (f.type() != "message" || f.str("channel") != kHealthyChannel) {
+          // Nothing else is addressed to a healthy client: a notice here is one the
+          // attacker made the gateway send.
+          return ::testing::AssertionFailure()
+                 << "healthy client " << i << " got " << f.text().substr(0, 300);
+        }
+        if (f.u64("offset") != want) {
+          return ::testing::AssertionFailure()
+                 << "healthy client " << i << ": offset " << f.u64("offset").value_or(0)
+                 << ", wanted " << want << " (a message lost or doubled)";
+        }
+        ++want;
+      }
+      if (want != last + 1) {
+        return ::testing::AssertionFailure()
+               << "healthy client " << i << " got " << want - 1 << " of " << last;
+      }
+    }
+    return ::testing::AssertionSuccess()
+           << published_ << " messages, " << rttMs_.size() << " round trips, p99 " << p99 << " ms";
+  }
+
+ private:
+  void stopThread() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void fail(std::string what) {
+    if (failure_.empty()) failure_ = std::move(what);
+    stop_.store(true);
+  }
+
+  // Rounds on a fixed schedule: each client's round trip is timed from when its round was
+  // due, not from when it could be sent, so a loop that stalls for a second shows as a
+  // second of late round trips for all 20 clients (no coordinated omission).
+  void run() {
+    uint64_t n = 0;
+    auto due = Clock::now();
+    auto nextPublish = due;
+    while (!stop_.load()) {
+      std::this_thread::sleep_until(due);  // pacing only: a late round starts at once
+      const auto roundDue = due;
+      due += kRoundEvery;
+      if (roundDue >= nextPublish) {
+        nextPublish += kPublishEvery;
+        auto r = api_->post("/api/publish",
+                            R"({"channel":"healthy","data":{"n":)" + std::to_string(++n) + "}}");
+        if (r.status != 200) {
+          fail("healthy publish " + std::to_string(n) + ": HTTP " + std::to_string(r.status) + " " +
+               r.body + r.error);
+          return;
+        }
+        published_ = n;
+      }
+      for (auto& c : clients_) c->send(R"({"op":"ping"})");
+      for (size_t i = 0; i < clients_.size(); ++i) {
+        auto pong = clients_[i]->until([](const Json& f) { return f.type() == "pong"; },
+                                       milliseconds(5000));
+        if (!pong) {
+          fail("healthy client " + std::to_string(i) + ": no pong (" +
+               clients_[i]->lastRead().describe() + ")");
+          return;
+        }
+        rttMs_.push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - roundDue).count());
+      }
+    }
+  }
+
+  std::unique_ptr<ApiClient> api_;
+  std::vector<std::unique_ptr<PushClient>> clients_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  // Written by the traffic thread only, read after it joined.
+  std::vector<double> rttMs_;
+  uint64_t published_ = 0;
+  std::string failure_;
+};
+
+// One attack: the gateway's extra flags, and the attack itself, which checks the documented
+// answer with EXPECT_*/ASSERT_* while the healthy traffic runs.
+struct Attack {
+  const char* name;
+  std::vector<std::string> flags;
+  std::function<void(Gateway&, HealthyTraffic&)> run;
+};
+void PrintTo(const Attack& a, std::ostream* os) {
+  *os << a.name;
+}
+
+// --- the attacks ---------------------------------------------------------------------------
+
+// Forged identities: every one refused at the upgrade with 401 and its documented reason.
+void forgedIdentity(Gateway& gw, HealthyTraffic&) {
+  const std::string claims = R"({"sub":"mallory","exp":)" + std::to_string(nowSec() + 3600) + "}";
+  std::string badSignature = push::signToken(claims, "not-the-secret-0123456789abcdef0123");
+  const std::string noneAlg = push::base64UrlEncode(R"({"alg":"none","typ":"JWT"})") + "." +
+                              push::base64UrlEncode(claims) + ".";
+  const std::string expired =
+      push::signToken(R"({"sub":"mallory","exp":)" + std::to_string(nowSec() - 10) + "}", kSecret);
+  const std::string api =
+      push::signToken(R"({"sub":"api","exp":)" + std::to_string(nowSec() + 3600) + "}", kSecret);
+  struct Case {
+    std::string path;
+    std::string reason;
+  };
+  const std::vector<Case> cases = {
+      {"/ws?user=mallory", "missing token"},  // dev-mode naming without --dev
+      {"/ws?token=" + badSignature, "bad signature"}, {"/ws?token=" + noneAlg, "unsupported alg"},
+      {"/ws?token=" + expired, "token expired"},      {"/ws?token=" + api, "invalid sub"},
+  };
+  for (int round = 0; round < 20; ++round) {
+    for (const Case& c : cases) {
+      PushClient client;
+      HttpResponse r = client.open(gw.wsPort, c.path);
+      ASSERT_EQ(r.status, 401) << c.path << ": " << r.body;
+      EXPECT_NE(r.body.find(c.reason), std::string::npos) << c.path << ": " << r.body;
+    }
+  }
+}
+
+// A send naming 1,000 users (one victim 17 times) with nearly 1 MiB of data: one frame for
+// all of them, the victim gets it once and stays connected, the gateway's memory barely moves.
+void amplifiedSend(Gateway& gw, HealthyTraffic&) {
+  PushClient victim;
+  ASSERT_TRUE(victim.connect(gw.wsPort, wsPath("victim")));
+  PushClient attacker;
+  ASSERT_TRUE(attacker.connect(gw.wsPort, wsPath("mallory")));
+  std::string to = "[";
+  for (int i = 0; i < 17; ++i) to += R"("victim",)";
+  for (int i = 0; i < 983; ++i) to += "\"nobody" + std::to_string(i) + "\",";
+  to.back() = ']';
+  const std::string data(900 * 1024, 'x');
+  const int64_t before = rssKb(gw.server->pid());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(
+        attacker.send(R"({"op":"send","id":"a","to":)" + to + R"(,"data":")" + data + R"("})"));
+    auto reply = attacker.nextOfType("reply");
+    ASSERT_TRUE(reply) << attacker.lastRead().describe();
+    EXPECT_TRUE(reply->boolean("ok").value_or(false)) << reply->text().substr(0, 300);
+  }
+  const int64_t grownKb = rssKb(gw.server->pid()) - before;
+  // 1,000 copies would be 900 MiB; three sends of one shared frame stay within a few MiB.
+  EXPECT_LT(grownKb, 32 * 1024) << "RSS grew by " << grownKb << " KiB";
+  for (int i = 0; i < 3; ++i) {
+    auto m = victim.nextOfType("direct");
+    ASSERT_TRUE(m) << "victim: " << victim.lastRead().describe();
+    EXPECT_EQ(m->str("from"), "mallory");
+  }
+  // Once per send, whatever the repetition: nothing more, and still connected.
+  auto more = victim.drainFor(milliseconds(300));
+  for (const Json& f : more) EXPECT_NE(f.type(), "direct") << f.text().substr(0, 200);
+  auto pong = victim.request(R"({"op":"ping"})");
+  ASSERT_TRUE(pong) << "victim closed: " << victim.lastRead().describe();
+  EXPECT_EQ(pong->type(), "pong");
+}
+
+// HTTP sent to the TCP publish port (what a web page can make a browser do): refused with
+// its -ERR line and closed at once; the BCAST hidden in the body is never carried out.
+void httpOnTheTcpPort(Gateway& gw, HealthyTraffic&) {
+  const std::string body = tcpCommand("BCAST", R"({"text":"owned"})");
+  for (const char* head : {"POST /api/broadcast HTTP/1.1", "GET / HTTP/1.1", "PUT /x HTTP/1.0"}) {
+    LineClient c;
+    ASSERT_TRUE(c.connect(gw.publishPort));
+    ASSERT_TRUE(c.send(std::string(head) + "\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n" +
+                       "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+    EXPECT_EQ(c.line(),
+              "-ERR HTTP request on the TCP publish port (the HTTP API is on --api-listen)")
+        << head;
+    EXPECT_EQ(c.line(), "<EOF>") << head;
+  }
+  // The healthy clients' check finds a notice if the hidden BCAST was carried out.
+}
+
+const std::vector<Attack>& attacks() {
+  static const std::vector<Attack> table = {
+      {"ForgedIdentity", {}, forgedIdentity},
+      {"AmplifiedSend", {}, amplifiedSend},
+      {"HttpOnTheTcpPort", {}, httpOnTheTcpPort},
+  };
+  return table;
+}
+
+// --- the suite -----------------------------------------------------------------------------
+
+class Abuse : public ::testing::TestWithParam<Attack> {};
+
+TEST_P(Abuse, AnswersAsDocumentedAndHealthyClientsKeepTheirRoundTrips) {
+  const Attack& attack = GetParam();
+  std::vector<std::string> flags = {"--threads", "1", "--jwt-secret", std::string(kSecret)};
+  flags.insert(flags.end(), attack.flags.begin(), attack.flags.end());
+  Gateway gw;
+  ASSERT_TRUE(startGateway(flags, &gw));
+  HealthyTraffic healthy;
+  ASSERT_TRUE(healthy.start(gw));
+  // Healthy traffic before and after the attack too, so that a stall it leaves behind counts.
+  std::this_thread::sleep_for(milliseconds(200));
+  attack.run(gw, healthy);
+  std::this_thread::sleep_for(milliseconds(200));
+  auto checked = healthy.stopAndCheck();
+  EXPECT_TRUE(checked);
+  if (checked) std::cerr << attack.name << ": " << checked.message() << "\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(Attacks, Abuse, ::testing::ValuesIn(attacks()),
+                         [](const ::testing::TestParamInfo<Attack>& info) {
+                           return std::string(info.param.name);
+                         });
+
+}  // namespace
+}  // namespace ringcast::test
