@@ -4,6 +4,9 @@
 // what it dropped recovers false; near --max-memory new connections get 503, publishes
 // "overloaded" (HTTP, TCP, client) and /healthz says so, until memory is freed.
 //
+// A limit below what the process holds at start refuses from the first request, with
+// either engine: --max-memory is about the process, not where the history lives.
+//
 // The tests that read the server's RSS carry the label `nosanitize` (tests/CMakeLists.txt):
 // under ASan the allocator keeps freed memory in quarantine and the numbers mean nothing.
 #include <gtest/gtest.h>
@@ -21,6 +24,7 @@
 #include "tests/support/eventually.h"
 #include "tests/support/line_client.h"
 #include "tests/support/push_client.h"
+#include "tests/support/redis_server.h"
 
 namespace ringcast::test {
 namespace {
@@ -239,6 +243,48 @@ TEST(MemoryBounds, NearMaxMemoryNewWorkIsRefusedUntilMemoryIsFreed) {
   auto ok = early.request(R"({"op":"publish","channel":"news","data":3,"id":2})");
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->boolean("ok"), true) << ok->text();
+}
+
+// The refusals every door gives while memory is high; the connection `open` was made
+// before.
+void expectRefusals(Gateway& gw, ApiClient& api) {
+  HttpResponse r = api.post("/api/publish", R"({"channel":"news","data":1})");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("\"overloaded\""), std::string::npos) << r.body;
+  HttpResponse notice = api.post("/api/broadcast", R"({"data":1})");
+  EXPECT_EQ(notice.status, 503) << notice.body;
+  HttpResponse health = api.get("/healthz");
+  EXPECT_EQ(health.status, 503);
+  EXPECT_EQ(health.body, "memory high");
+  EXPECT_EQ(metric(api, "ringcast_memory_high"), 1u);
+  PushClient late;
+  EXPECT_EQ(late.open(gw.wsPort, "/ws?user=late").status, 503);
+  LineClient tcp;
+  ASSERT_TRUE(tcp.connect(gw.publishPort));
+  ASSERT_TRUE(tcp.send(tcpCommand("PUB news", "\"x\"")));
+  EXPECT_EQ(tcp.line(), "-ERR overloaded");
+  EXPECT_GE(metric(api, R"(ringcast_memory_refused_total{kind="connection"})").value_or(0), 1u);
+  EXPECT_GE(metric(api, R"(ringcast_memory_refused_total{kind="send"})").value_or(0), 3u);
+}
+
+TEST(MemoryBounds, LimitBelowUseRefusesFromTheStartInMemory) {
+  Gateway gw;
+  ASSERT_TRUE(startGateway({"--max-memory", "1MiB"}, &gw));
+  EXPECT_NE(gw.server->startupOutput().find("memory limit 1 MiB (--max-memory)"), std::string::npos)
+      << gw.server->startupOutput();
+  ApiClient api(gw.apiPort);
+  expectRefusals(gw, api);
+}
+
+TEST(MemoryBounds, LimitBelowUseRefusesFromTheStartWithRedis) {
+  std::string error;
+  auto redis = RedisServer::start(&error);
+  ASSERT_TRUE(redis) << error;
+  Gateway gw;
+  ASSERT_TRUE(startGateway({"--max-memory", "1MiB", "--redis", redis->address()}, &gw));
+  ApiClient api(gw.apiPort);
+  ASSERT_TRUE(eventually([&] { return api.get("/healthz").body != "backend down"; }));
+  expectRefusals(gw, api);
 }
 
 }  // namespace
