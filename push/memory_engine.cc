@@ -58,11 +58,13 @@ bool MemoryEngine::flushEventsLocked(Channel& ch) {
 
 void MemoryEngine::attachLoop(net::EventLoop& loop) {
   if (loop.id() != 0) return;
+  sweepLoop_ = &loop;
   sweeper_ = std::make_unique<net::Ticker>(&loop, [this] { sweepTick(); });
   sweeper_->setPeriodUs(kSweepPeriodMs * 1000);
 }
 
 void MemoryEngine::sweepTick() {
+  sweepLoop_->assertInLoopThread();
   channels_.sweep(kSweepVisitsPerTick, options_.historyTtlMs, wallMs());
   if (options_.historyBudgetBytes > 0) {
     channels_.trimToBudget(options_.historyBudgetBytes, kTrimStepsPerTick);

@@ -77,16 +77,15 @@ class MemoryEngine final : public Engine {
   void userChange(std::string_view user, int delta) override;
   bool healthy() const override { return true; }
 
-  // One ticker step: a sweep slice, the budget's trim, and the freed bytes reported to the
-  // memory guard. Runs on loop 0 (tests call it directly).
-  void sweepTick();
   // The channel's epoch: the node's for a first incarnation, else one of its own.
   // REQUIRES: ch's lock.
   std::string epochOf(const Channel& ch) const;
-  ChannelTable& table() { return channels_; }
 
  private:
   void appendEngineMetrics(std::string& out) const override;
+  // One ticker step on loop 0: a sweep slice, the budget's trim, and the freed bytes
+  // reported to the memory guard.
+  void sweepTick();
   // One try at a channel publish: false when the ring is full (nothing changed, `done` kept).
   bool tryPublish(std::string_view channel, std::string_view dataJson, std::string_view from,
                   ReceiptWait wait, ReceiptFn& done);
@@ -102,7 +101,8 @@ class MemoryEngine final : public Engine {
   const MemoryEngineOptions options_;
   const std::string epoch_;
   ChannelTable channels_;
-  std::unique_ptr<net::Ticker> sweeper_;  // on loop 0
+  net::EventLoop* sweepLoop_ = nullptr;   // loop 0, set by attachLoop
+  std::unique_ptr<net::Ticker> sweeper_;  // on sweepLoop_
 
   std::mutex usersMutex_;
   std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> users_;  // conns

@@ -13,6 +13,8 @@ MemoryGuard::MemoryGuard(uint64_t limitBytes) : limitBytes_(limitBytes) {}
 MemoryGuard::~MemoryGuard() = default;
 
 void MemoryGuard::start(net::EventLoop& loop) {
+  loop.assertInLoopThread();
+  loop_ = &loop;
   measure();
   ticker_ = std::make_unique<net::Ticker>(&loop, [this] { tick(); });
   ticker_->setPeriodUs(kMeasurePeriodMs * 1000);
@@ -36,6 +38,7 @@ void MemoryGuard::measure() {
 }
 
 void MemoryGuard::tick() {
+  loop_->assertInLoopThread();
   const int64_t nowMs = monotonicMs();
   const uint64_t freed = freedBytes_.load(std::memory_order_relaxed);
   const bool freedMuch = freed >= kTrimAfterFreedBytes;

@@ -62,6 +62,7 @@ class MemoryGuard {
 
   const uint64_t limitBytes_;
   RssReader rss_;  // used by measure(), on the ticker's loop (or before the loops start)
+  net::EventLoop* loop_ = nullptr;  // the ticker's loop, set by start()
   std::unique_ptr<net::Ticker> ticker_;
   int64_t lastTrimMs_ = 0;      // ticker's loop only
   uint64_t freedLastTick_ = 0;  // freedBytes_ as the last tick saw it; ticker's loop only
