@@ -15,7 +15,6 @@
 #include <atomic>
 #include <chrono>
 #include <ctime>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "push/auth.h"
+#include "tests/support/eventually.h"
 #include "tests/support/line_client.h"
 #include "tests/support/push_client.h"
 
@@ -39,6 +39,7 @@ constexpr milliseconds kHealthyP99{250};
 constexpr milliseconds kRoundEvery{10};    // every healthy client pings this often
 constexpr milliseconds kPublishEvery{20};  // the healthy stream: about 50 messages/s
 constexpr std::string_view kHealthyChannel = "healthy";
+constexpr uint64_t kMiB = 1 << 20;
 
 int64_t nowSec() {
   return static_cast<int64_t>(std::time(nullptr));
@@ -53,21 +54,6 @@ std::string token(std::string_view user, std::string_view moreClaims = "") {
 
 std::string wsPath(std::string_view user) {
   return "/ws?token=" + token(user);
-}
-
-// VmRSS of pid in KiB (0 when unreadable).
-int64_t rssKb(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      int64_t kb = 0;
-      in >> kb;
-      return kb;
-    }
-    in.ignore(4096, '\n');
-  }
-  return 0;
 }
 
 // The 20 healthy clients and their traffic, on a thread of their own while an attack runs.
@@ -254,7 +240,7 @@ void amplifiedSend(Gateway& gw, HealthyTraffic&) {
   for (int i = 0; i < 983; ++i) to += "\"nobody" + std::to_string(i) + "\",";
   to.back() = ']';
   const std::string data(900 * 1024, 'x');
-  const int64_t before = rssKb(gw.server->pid());
+  const uint64_t before = rssBytes(gw.server->pid());
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(
         attacker.send(R"({"op":"send","id":"a","to":)" + to + R"(,"data":")" + data + R"("})"));
@@ -262,9 +248,9 @@ void amplifiedSend(Gateway& gw, HealthyTraffic&) {
     ASSERT_TRUE(reply) << attacker.lastRead().describe();
     EXPECT_TRUE(reply->boolean("ok").value_or(false)) << reply->text().substr(0, 300);
   }
-  const int64_t grownKb = rssKb(gw.server->pid()) - before;
+  const uint64_t after = rssBytes(gw.server->pid());
   // 1,000 copies would be 900 MiB; three sends of one shared frame stay within a few MiB.
-  EXPECT_LT(grownKb, 32 * 1024) << "RSS grew by " << grownKb << " KiB";
+  EXPECT_LT(after, before + 32 * kMiB) << "RSS grew from " << before << " to " << after;
   for (int i = 0; i < 3; ++i) {
     auto m = victim.nextOfType("direct");
     ASSERT_TRUE(m) << "victim: " << victim.lastRead().describe();
@@ -295,11 +281,118 @@ void httpOnTheTcpPort(Gateway& gw, HealthyTraffic&) {
   // The healthy clients' check finds a notice if the hidden BCAST was carried out.
 }
 
+// A raw POST to the API with the given extra header lines.
+std::string apiPost(uint16_t port, std::string_view path, std::string_view headers,
+                    std::string_view body) {
+  return "POST " + std::string(path) + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+         "\r\n" + std::string(headers) + "Content-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + std::string(body);
+}
+
+// What a browser page can make a browser send to the API: a request with an Origin, one to
+// a rebound DNS name, a "simple" request without a JSON type. Each refused as documented;
+// the healthy clients' check finds a notice if one got through.
+void crossOriginApi(Gateway& gw, HealthyTraffic&) {
+  const uint16_t port = gw.apiPort;
+  const std::string body = R"({"data":{"text":"owned"}})";
+  const std::string json = "Content-Type: application/json\r\n";
+  struct Case {
+    std::string request;
+    int status;
+    std::string code;
+  };
+  const std::vector<Case> cases = {
+      {apiPost(port, "/api/broadcast", json + "Origin: https://evil.example\r\n", body), 403,
+       "forbidden"},
+      {"POST /api/broadcast HTTP/1.1\r\nHost: evil.example:" + std::to_string(port) + "\r\n" +
+           json + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body,
+       421, "misdirected"},
+      {apiPost(port, "/api/broadcast", "Content-Type: text/plain\r\n", body), 415,
+       "unsupported_media_type"},
+  };
+  for (int round = 0; round < 20; ++round) {
+    for (const Case& c : cases) {
+      WsClient conn;
+      ASSERT_TRUE(conn.connect(port));
+      HttpResponse r = conn.request(c.request);
+      ASSERT_EQ(r.status, c.status) << c.request << "\n" << r.body << r.error;
+      EXPECT_NE(r.body.find(c.code), std::string::npos) << r.body;
+    }
+  }
+}
+
+// 100 API connections trickling their requests one byte every 100 ms: each gets 408 when
+// --api-request-timeout (1 s here) has passed since it connected, and is closed.
+void apiSlowloris(Gateway& gw, HealthyTraffic&) {
+  constexpr size_t kSlow = 100;
+  const std::string request =
+      apiPost(gw.apiPort, "/api/broadcast", "Content-Type: application/json\r\n",
+              R"({"data":{"text":"slow"}})");
+  std::vector<std::unique_ptr<WsClient>> slow;
+  for (size_t i = 0; i < kSlow; ++i) {
+    slow.push_back(std::make_unique<WsClient>());
+    ASSERT_TRUE(slow.back()->connect(gw.apiPort));
+  }
+  const auto started = Clock::now();
+  std::vector<bool> answered(kSlow, false);
+  size_t left = kSlow;
+  for (size_t sent = 0; left > 0 && sent < request.size(); ++sent) {
+    for (size_t i = 0; i < kSlow; ++i) {
+      if (answered[i]) continue;
+      if (slow[i]->readable(milliseconds{0}) ||
+          !slow[i]->sendRaw(std::string_view(request).substr(sent, 1))) {
+        answered[i] = true;
+        --left;
+      }
+    }
+    std::this_thread::sleep_for(milliseconds{100});  // the trickle's pace
+  }
+  const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
+  EXPECT_EQ(left, 0u) << "still open after " << elapsed.count() << " ms";
+  EXPECT_LT(elapsed.count(), 3000);
+  for (size_t i = 0; i < kSlow; ++i) {
+    HttpResponse r = slow[i]->readHttpResponse();
+    EXPECT_EQ(r.status, 408) << i << ": " << r.body << r.error;
+    EXPECT_TRUE(slow[i]->waitEof()) << i;
+  }
+}
+
+// One 16 KiB message to each of 4,000 new channels (64 MiB): the history stays within its
+// budget meanwhile, and once --history-ttl has passed the channels are forgotten and the
+// memory is given back.
+void channelCreationFlood(Gateway& gw, HealthyTraffic&) {
+  ApiClient api(gw.apiPort);
+  const uint64_t before = rssBytes(gw.server->pid());
+  const std::string data = test::quoted(std::string(16 * 1024, 'f'));
+  uint64_t peakHistory = 0;
+  for (int i = 0; i < 4000; ++i) {
+    ASSERT_TRUE(publishOk(api, "flood-" + std::to_string(i), data)) << i;
+    if (i % 500 == 499)
+      peakHistory = std::max(peakHistory, api.metric("ringcast_history_bytes").value_or(0));
+  }
+  EXPECT_LE(peakHistory, 16 * kMiB) << "--max-history-memory 16MiB";
+  // Only the healthy channel, which has subscribers, is left.
+  EXPECT_TRUE(eventually([&] { return api.metric("ringcast_channels") == 1u; },
+                         std::chrono::milliseconds(10'000)))
+      << "channels left: " << api.metric("ringcast_channels").value_or(0);
+  uint64_t after = 0;
+  EXPECT_TRUE(eventually([&] {
+    after = rssBytes(gw.server->pid());
+    return after < before + 16 * kMiB;
+  })) << "RSS "
+      << before << " before the flood, " << after << " after it";
+}
+
 const std::vector<Attack>& attacks() {
   static const std::vector<Attack> table = {
       {"ForgedIdentity", {}, forgedIdentity},
       {"AmplifiedSend", {}, amplifiedSend},
       {"HttpOnTheTcpPort", {}, httpOnTheTcpPort},
+      {"CrossOriginApiRequest", {}, crossOriginApi},
+      {"ApiSlowloris", {"--api-request-timeout", "1s"}, apiSlowloris},
+      {"ChannelCreationFlood",
+       {"--history-ttl", "1s", "--max-history-memory", "16MiB"},
+       channelCreationFlood},
   };
   return table;
 }

@@ -1,7 +1,9 @@
 #include "tests/support/push_client.h"
 
 #include <algorithm>
+#include <fstream>
 #include <map>
+#include <sstream>
 
 namespace ringcast::test {
 namespace {
@@ -318,6 +320,34 @@ HttpResponse ApiClient::get(std::string_view path) {
   HeaderList headers = {{"Host", "127.0.0.1:" + std::to_string(port_)}};
   if (!key_.empty()) headers.emplace_back("Authorization", "Bearer " + key_);
   return roundTrip(buildRequest("GET", path, headers));
+}
+
+std::optional<uint64_t> ApiClient::metric(std::string_view name) {
+  HttpResponse r = get("/metrics");
+  if (r.status != 200) return std::nullopt;
+  std::istringstream lines(r.body);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.size() > name.size() && line.compare(0, name.size(), name) == 0 &&
+        line[name.size()] == ' ') {
+      return std::stoull(line.substr(name.size() + 1));
+    }
+  }
+  return std::nullopt;
+}
+
+uint64_t rssBytes(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      uint64_t kb = 0;
+      in >> kb;
+      return kb * 1024;
+    }
+    in.ignore(4096, '\n');
+  }
+  return 0;
 }
 
 namespace {

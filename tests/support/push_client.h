@@ -10,6 +10,7 @@
 #pragma once
 
 #include <simdjson.h>
+#include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
@@ -142,6 +143,9 @@ class ApiClient {
   // failure naming the response) otherwise.
   std::optional<Json> postOk(std::string_view path, std::string_view body);
   std::optional<Json> getOk(std::string_view path);
+  // The value of an unlabelled sample of GET /metrics ("ringcast_channels"); nullopt when
+  // absent or the server does not answer.
+  std::optional<uint64_t> metric(std::string_view name);
 
  private:
   HttpResponse roundTrip(const std::string& request);
@@ -159,6 +163,9 @@ std::optional<Json> subscribeOk(PushClient& c, std::string_view channel,
 // POST /api/publish {"channel":channel,"data":dataJson}; the receipt, or nullopt after a
 // test failure.
 std::optional<Json> publishOk(ApiClient& api, std::string_view channel, std::string_view dataJson);
+
+// VmRSS of process `pid` in bytes (0 when unreadable).
+uint64_t rssBytes(pid_t pid);
 
 // JSON string literal for `s` (quotes and backslashes escaped; tests use plain ASCII).
 std::string quoted(std::string_view s);
