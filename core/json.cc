@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 
 namespace ringcast::json {
@@ -64,6 +65,46 @@ bool mayBeOutOfRange(std::string_view t) {
   return t.size() >= 19 || t.find_first_of("eE") != std::string_view::npos;
 }
 
+// True when simdjson's number parser accepts the grammatical number token `t`, decided from
+// the text alone (no parse, so an invalid document with many such tokens costs one pass):
+// an integer (no fraction, no exponent) must fit int64 (negative) or uint64; any other number
+// must not overflow a double (simdjson refuses infinities; an underflow reads as 0).
+bool simdjsonRepresents(std::string_view t) {
+  const char* first = t.data();
+  const char* last = t.data() + t.size();
+  if (t.find_first_of(".eE") == std::string_view::npos) {
+    if (t[0] == '-') {
+      int64_t v = 0;
+      return std::from_chars(first, last, v).ec == std::errc();
+    }
+    uint64_t v = 0;
+    return std::from_chars(first, last, v).ec == std::errc();
+  }
+  double v = 0;
+  const auto r = std::from_chars(first, last, v);
+  if (r.ec == std::errc()) return true;
+  if (r.ec != std::errc::result_out_of_range) return false;
+  // Out of range: an overflow (refused) or an underflow (read as 0), told apart by the sign
+  // of the number's decimal magnitude, the leading digit's position plus the exponent.
+  const size_t expAt = t.find_first_of("eE");
+  const std::string_view mantissa = t.substr(t[0] == '-' ? 1 : 0, expAt - (t[0] == '-' ? 1 : 0));
+  const size_t nonZero = mantissa.find_first_not_of("0.");
+  if (nonZero == std::string_view::npos) return true;  // zero is never out of range
+  const size_t dot = std::min(mantissa.find('.'), mantissa.size());
+  int64_t magnitude = nonZero < dot ? static_cast<int64_t>(dot - nonZero) - 1
+                                    : -static_cast<int64_t>(nonZero - dot);
+  if (expAt != std::string_view::npos) {
+    size_t k = expAt + 1;
+    const bool negative = t[k] == '-';
+    if (t[k] == '-' || t[k] == '+') ++k;
+    int64_t exponent = 0;
+    constexpr int64_t kSaturated = int64_t{1} << 40;  // far beyond any token's length
+    for (; k < t.size() && exponent < kSaturated; ++k) exponent = exponent * 10 + (t[k] - '0');
+    magnitude += negative ? -exponent : exponent;
+  }
+  return magnitude < 0;
+}
+
 }  // namespace
 
 struct Parser::Impl {
@@ -96,13 +137,6 @@ struct Parser::Impl {
     return dom.parse(reinterpret_cast<const uint8_t*>(buf.get()), len, false).get(*root);
   }
 
-  // True when simdjson represents the number token `t` (parsed on its own).
-  bool domAccepts(std::string_view t) {
-    simdjson::padded_string padded(t);
-    simdjson::dom::element ignored;
-    return dom.parse(padded).get(ignored) == simdjson::SUCCESS;
-  }
-
   // Overwrites, in buf[0, len), every number token simdjson refuses although RFC 8259 allows
   // it with "{}" and spaces (same length, so every offset stays put). Returns false when such
   // a token breaks the grammar (the document is invalid) and true otherwise, setting
@@ -132,8 +166,9 @@ struct Parser::Impl {
       size_t end = i;
       while (end < len && !endsToken(p[end])) ++end;
       const std::string_view token(p + i, end - i);
-      if ((c == '-' || isDigit(c)) && mayBeOutOfRange(token) && !domAccepts(token)) {
+      if ((c == '-' || isDigit(c)) && mayBeOutOfRange(token)) {
         if (!isNumberToken(token)) return false;
+        if (simdjsonRepresents(token)) continue;
         std::memset(p + i, ' ', token.size());
         p[i] = '{';
         p[i + 1] = '}';  // size >= 2: one-byte number tokens are always representable

@@ -78,6 +78,10 @@ bool dataFromBytes(std::string_view bytes, std::string* outJson);
 // so no code reads a different number than was sent). Their text is unchanged in `text`
 // and in the views rawMembers() returns.
 //
+// Cost: one simdjson parse; a document simdjson refuses gets one linear scan for such
+// numbers (decided from their text, never by parsing each one) and, only when it found one,
+// a second parse. Invalid JSON therefore costs at most two passes, whatever it contains.
+//
 // Memory: the buffers grow to the largest input parsed so far (simdjson needs several bytes
 // of index and tape per input byte). After an input larger than kRetainBytes, the next parse
 // of an input up to kRetainBytes releases them, so a thread that parses small documents

@@ -259,6 +259,69 @@ TEST(JsonParser, UnrepresentableNumbersReadAsEmptyObjects) {
   EXPECT_EQ(int64_t(list.at(3)), 7);
 }
 
+// The scan decides from a number's text whether simdjson reads it; simdjson itself, parsing
+// each token alone, is the oracle here (the scan no longer asks it, number by number).
+TEST(JsonParser, NumbersAtTheEdgesOfTheRangeReadAsSimdjsonReadsThem) {
+  const char* tokens[] = {"18446744073709551615",
+                          "18446744073709551616",
+                          "-9223372036854775808",
+                          "-9223372036854775809",
+                          "1234567890123456789",
+                          "-1234567890123456789",
+                          "1e308",
+                          "1.7976931348623157e308",
+                          "1.7976931348623159e308",
+                          "1e309",
+                          "-1e309",
+                          "1e-400",
+                          "-1e-400",
+                          "0e99999999999999999999",
+                          "1E+308",
+                          "1E+309",
+                          "0.000000000000000000000000001e-300",
+                          "123456789012345678901e-30",
+                          "100000000000000000000000.5",
+                          "2.5e-324",
+                          "4.9e-324",
+                          "1e99999999999999999999999",
+                          "1e-99999999999999999999999"};
+  for (const char* token : tokens) {
+    simdjson::dom::parser oracle;
+    simdjson::dom::element alone;
+    const bool simdjsonReads =
+        oracle.parse(simdjson::padded_string(std::string_view(token))).get(alone) ==
+        simdjson::SUCCESS;
+    Parser parser;
+    simdjson::dom::element root;
+    ASSERT_TRUE(parser.parse(std::string("[") + token + "]", &root)) << token;
+    simdjson::dom::array list;
+    ASSERT_EQ(root.get_array().get(list), simdjson::SUCCESS);
+    EXPECT_EQ(list.at(0).is_object(), !simdjsonReads) << token;
+  }
+  // A long mantissa without an exponent, far beyond a double: refused by simdjson.
+  Parser parser;
+  simdjson::dom::element root;
+  ASSERT_TRUE(
+      parser.parse("[1" + std::string(400, '0') + ", 0." + std::string(400, '0') + "1]", &root));
+  simdjson::dom::array list;
+  ASSERT_EQ(root.get_array().get(list), simdjson::SUCCESS);
+  EXPECT_TRUE(list.at(0).is_object());
+  EXPECT_FALSE(list.at(1).is_object());
+}
+
+TEST(JsonParser, InvalidJsonFullOfNumbersIsRefused) {
+  // Many numbers that need the scan, then a syntax error: one scan, no parse per number.
+  std::string text = "[";
+  for (int i = 0; i < 100'000; ++i) text += "1.5e300,12345678901234567890123,";
+  text += "]";  // a trailing comma: invalid
+  Parser parser;
+  simdjson::dom::element root;
+  EXPECT_FALSE(parser.parse(text, &root));
+  text.pop_back();
+  text.back() = ']';
+  EXPECT_TRUE(parser.parse(text, &root)) << "the same numbers in valid JSON";
+}
+
 TEST(JsonParser, RawMembersNeedASuccessfulParseOfAnObject) {
   Parser parser;
   simdjson::dom::element root;
