@@ -107,6 +107,10 @@ void TcpConnection::handleEvents(uint32_t events) {
 
 void TcpConnection::handleRead(bool peerHungUp) {
   owesRead_ = false;
+  if (state_ == State::kOpen && !readPaused_) {
+    onReadable();
+    if (state_ == State::kClosed || readPaused_) return;
+  }
   if (tls_ != nullptr && state_ == State::kOpen) {
     if (tls_->established()) {
       readTls();

@@ -86,6 +86,7 @@ class TcpConnection : public Pollable, public TimerNode {
   // Stops reading (back-pressure) until resumeReading(), which catches up on missed edges.
   void pauseReading() { readPaused_ = true; }
   void resumeReading();
+  bool readPaused() const { return readPaused_; }
 
   // One deadline per connection (timing wheel); onDeadline() runs when it passes.
   void setDeadline(int64_t atMs) { loop_->timers().arm(this, atMs); }
@@ -102,6 +103,10 @@ class TcpConnection : public Pollable, public TimerNode {
   // New bytes from the peer, in the loop's shared buffer: writable and valid only during
   // the call. The connection may close itself from here.
   virtual void onData(uint8_t* data, size_t len) = 0;
+  // A read pass begins (readable edge or resumeReading), before the socket is read: a
+  // protocol that paused in the middle of a chunk hands the rest it kept to onData() again
+  // here. It may pause again, and then the socket is not read.
+  virtual void onReadable() {}
   // The deadline passed (never called while draining: the base class handles that).
   virtual void onDeadline(int64_t nowMs) = 0;
   // The write queue became empty after a flush.

@@ -117,10 +117,22 @@ void WsConnection::rejectHandshake(int status, std::string_view reason) {
 
 void WsConnection::readFrames(uint8_t* data, size_t len) {
   if (parser_.failed() || parser_.closed()) return;
-  parser_.consume(data, len, *this);
+  const size_t used = parser_.consume(data, len, *this);
+  // onMessage() paused the input after a message: keep the rest for when it resumes.
+  if (used < len && readPaused() && isOpen() && phase_ != Phase::kDone && !parser_.failed() &&
+      !parser_.closed()) {
+    unread_.assign(reinterpret_cast<const char*>(data) + used, len - used);
+  }
   // Back-pressure: a peer that sends faster than it reads our replies is not read from
   // until its queue drains (onDrained resumes).
   if (queuedBytes() > options_->maxOutbufBytes) pauseReading();
+}
+
+void WsConnection::onReadable() {
+  if (unread_.empty()) return;
+  std::string kept = std::move(unread_);
+  unread_.clear();
+  onData(reinterpret_cast<uint8_t*>(kept.data()), kept.size());
 }
 
 void WsConnection::onDrained() {
@@ -140,7 +152,14 @@ bool WsConnection::onMessage(Opcode op, std::string_view payload) {
   if (phase_ != Phase::kOpen) return true;  // after our close: discarded (RFC 6455 5.5.1)
   lastMessageMs_ = loop()->nowMs();
   endpoint_->onMessage(*this, op, payload);
-  return isOpen() && phase_ != Phase::kDone;
+  if (!isOpen() || phase_ == Phase::kDone) return false;
+  // Per message, not per read: the next command waits while the answers to this peer's
+  // earlier ones are over the limit (its own replies count like every other frame).
+  if (inputHeld_ || (phase_ == Phase::kOpen && queuedBytes() > options_->maxOutbufBytes)) {
+    pauseReading();
+    return false;
+  }
+  return true;
 }
 
 bool WsConnection::onPing(std::string_view payload) {

@@ -4,6 +4,11 @@
 // back-pressure on the peer's input while its output queue is over the limit, and the close
 // handshake with a timeout. What a message means is the endpoint's business (WsEndpoint).
 //
+// Back-pressure is checked after every message: once the output queue is over
+// maxOutbufBytes (or the endpoint holds the input), no further message is handed to the
+// endpoint, not even the rest of the chunk already read. Those bytes (at most one read,
+// EventLoop::kReadBufferBytes) are kept and parsed first when reading resumes.
+//
 // Memory: while open and idle a connection holds no buffer (no read buffer, an empty write
 // queue, a parser with nothing pending); the handshake state lives on the heap only until
 // the upgrade completes.
@@ -121,6 +126,7 @@ class WsConnection final : public net::TcpConnection {
   struct Handshake;  // request buffer + parser, on the heap until the upgrade completes
 
   void onData(uint8_t* data, size_t len) override;
+  void onReadable() override;
   void onDeadline(int64_t nowMs) override;
   void onDrained() override;
   void onClosed() override;
@@ -143,6 +149,7 @@ class WsConnection final : public net::TcpConnection {
   WsEndpoint* endpoint_ = nullptr;
   void* userData_ = nullptr;
   std::unique_ptr<Handshake> handshake_;
+  std::string unread_;  // read but not parsed: input paused in the middle of a chunk
   FrameParser parser_;
   Phase phase_ = Phase::kHandshake;
   bool pingOutstanding_ = false;
