@@ -255,6 +255,22 @@ const std::vector<FlagRow>& flagTable() {
        .field = Plain<std::string>{&Flags::slowConsumer},
        .help = "a socket over --max-outbuf is disconnected (1008) or loses its oldest messages",
        .check = CLI::IsMember({"disconnect", "drop-oldest"})},
+      {.name = "--max-subscriptions",
+       .field = Plain<uint64_t>{&Flags::maxSubscriptions},
+       .help = "channels one connection may subscribe to; one more is refused with "
+               "too_many_subscriptions",
+       .check = CLI::Range(uint64_t{1}, uint64_t{1} << 20)},
+      {.name = "--command-rate",
+       .field = Plain<uint64_t>{&Flags::commandRate},
+       .help = "commands per second one connection may send on average; over it a command is "
+               "refused with rate_limited, and 100 refusals within 10 s close it with 1008 (0: "
+               "no limit)",
+       .whenZero = "off",
+       .check = CLI::Range(uint64_t{0}, uint64_t{1} << 20)},
+      {.name = "--command-burst",
+       .field = Plain<uint64_t>{&Flags::commandBurst},
+       .help = "commands one connection may send at once before --command-rate applies",
+       .check = CLI::Range(uint64_t{1}, uint64_t{1} << 20)},
       {.name = "--history-size",
        .field = Plain<uint64_t>{&Flags::historySize},
        .help = "messages kept per channel for recovery after a reconnect (0: none)"},

@@ -45,6 +45,9 @@ struct Flags {
   std::string apiKey;                       // empty = the API needs no key
   std::string apiKeyFile;                   // read into apiKey by parseFlags
   std::string slowConsumer = "disconnect";  // or "drop-oldest"
+  uint64_t maxSubscriptions = 1024;         // channels one connection may subscribe to
+  uint64_t commandRate = 100;               // commands per second per connection; 0 = no limit
+  uint64_t commandBurst = 200;              // commands a connection may send at once
   uint64_t historySize = 100;               // messages kept per channel for recovery
   int64_t historyTtlMs = 0;                 // 0 = no age limit
   uint64_t maxHistoryMemoryBytes = 0;       // every channel's history together; 0 = auto

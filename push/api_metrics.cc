@@ -58,6 +58,15 @@ std::string renderMetrics(const Stats& s) {
                "Deliveries skipped or cut by the slow-consumer policy.", s.dropped);
   appendMetric(out, "slow_consumer_disconnects_total", "counter",
                "Connections closed as slow consumers.", s.slowConsumerDisconnects);
+  appendMetric(out, "client_queued_bytes", "gauge",
+               "Bytes queued for client connections (messages and replies) right now.",
+               s.clientQueuedBytes);
+  appendMetric(out, "commands_rate_limited_total", "counter",
+               "Client commands refused with rate_limited (--command-rate).",
+               s.commandsRateLimited);
+  appendMetric(out, "rate_limit_disconnects_total", "counter",
+               "Connections closed with 1008 for sustained command flooding.",
+               s.rateLimitDisconnects);
   appendMetric(out, "parked_total", "counter",
                "Sends that found the fan-out ring full and waited for room.", s.parked);
   appendMetric(out, "park_refused_total", "counter",

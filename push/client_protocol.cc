@@ -344,12 +344,14 @@ void leave(std::string& out, std::string_view channel, std::string_view user) {
   out.push_back('}');
 }
 
-void presence(std::string& out, std::string_view id, std::string_view channel,
+void presence(std::string& out, std::string_view id, std::string_view channel, uint64_t total,
               std::span<const PresenceEntry> entries) {
   out.append("{\"type\":\"presence\"");
   appendIdField(out, id);
   out.push_back(',');
   json::appendStringField(out, "channel", channel);
+  out.push_back(',');
+  json::appendUintField(out, "total", total);
   out.append(",\"users\":[");
   for (size_t i = 0; i < entries.size(); ++i) {
     if (i > 0) out.push_back(',');

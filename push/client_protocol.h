@@ -33,6 +33,9 @@ bool isValidDisplayName(std::string_view name);
 inline constexpr size_t kMaxIdBytes = 128;      // a string id (unescaped) or a number's text
 inline constexpr size_t kMaxRecipients = 1000;  // entries of "to" in one send
 inline constexpr size_t kMaxEpochBytes = 128;   // "since":{"epoch":...}
+// Users listed in one presence reply (its "total" counts them all): a reply stays under
+// ~300 KiB with the longest names, whatever the channel's size.
+inline constexpr size_t kMaxPresenceEntries = 1000;
 
 enum class Op { kSubscribe, kUnsubscribe, kPublish, kSend, kPresence, kPing };
 
@@ -130,8 +133,9 @@ struct PresenceEntry {
   std::string_view name;  // display name; sent as "" when the user has none
   uint32_t conns = 0;     // the user's connections subscribed to the channel
 };
-// {"type":"presence","id":..,"channel":..,"users":[{"user":..,"name":..,"conns":..},..]}
-void presence(std::string& out, std::string_view id, std::string_view channel,
+// {"type":"presence","id":..,"channel":..,"total":N,"users":[{"user":..,"name":..,"conns":..},..]}
+// `total` is the channel's number of users; `entries` may list fewer (kMaxPresenceEntries).
+void presence(std::string& out, std::string_view id, std::string_view channel, uint64_t total,
               std::span<const PresenceEntry> entries);
 
 // {"type":"pong"} or {"type":"pong","id":..}

@@ -52,6 +52,13 @@ using RecoveryFn = std::function<void(Recovery&&)>;
 inline constexpr std::string_view kMemoryCode = "overloaded";
 inline constexpr std::string_view kMemoryMessage = "the gateway is near its memory limit";
 
+// A bounded presence list: at most the maxEntries asked for, sorted by user, and how many
+// users the channel has in all (entries.size() < total: the list was cut).
+struct PresencePage {
+  std::vector<PresenceEntry> entries;
+  uint64_t total = 0;
+};
+
 class Engine : public Hub {
  public:
   ~Engine() override = default;
@@ -80,6 +87,13 @@ class Engine : public Hub {
   // last one leaves. `name` is the user's display name (used on +1).
   virtual void presenceChange(std::string_view channel, std::string_view user,
                               std::string_view name, int delta) = 0;
+
+  // Who is subscribed to `channel`, as Hub::presence, but at most `maxEntries` of them (which
+  // ones, when there are more, is the engine's choice) and the total count. The work done
+  // under a lock is bounded by maxEntries, not by the channel's size where the engine keeps
+  // the list itself; sorting never happens under a lock.
+  virtual void presencePage(std::string_view channel, size_t maxEntries,
+                            std::function<void(PresencePage)> done) = 0;
 
   // One connection of `user` opened (+1) or closed (-1) on this node.
   virtual void userChange(std::string_view user, int delta) = 0;

@@ -131,6 +131,9 @@ void Fanout::stats(std::function<void(const Stats&)> done) {
       st.slowConsumerDisconnects += c.slowConsumerDisconnects;
       st.parked += c.parked;
       st.parkRefused += c.parkRefused;
+      st.clientQueuedBytes += s->queuedBytes();
+      st.commandsRateLimited += c.commandsRateLimited;
+      st.rateLimitDisconnects += c.rateLimitDisconnects;
       const ws::DeflateCounters& d = ws::deflateCounters();  // this loop thread's
       st.framesCompressed += d.framesCompressed;
       st.compressNs += d.compressNs;

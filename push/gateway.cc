@@ -83,6 +83,8 @@ Gateway::Gateway(const Flags& flags) : flags_(flags) {
   pushOptions_.jwtSecret = flags_.jwtSecret;
   pushOptions_.tokenClaims.audience = flags_.jwtAudience;
   pushOptions_.tokenClaims.issuer = flags_.jwtIssuer;
+  pushOptions_.maxSubscriptions = static_cast<uint32_t>(flags_.maxSubscriptions);
+  pushOptions_.commandRate = {flags_.commandRate, flags_.commandBurst};
 }
 
 Gateway::~Gateway() = default;

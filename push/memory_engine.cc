@@ -284,15 +284,24 @@ void MemoryEngine::userChange(std::string_view user, int delta) {
 
 void MemoryEngine::presence(std::string_view channel,
                             std::function<void(std::vector<PresenceEntry>)> done) {
-  std::vector<PresenceEntry> out;
+  presencePage(channel, SIZE_MAX, [&done](PresencePage page) { done(std::move(page.entries)); });
+}
+
+void MemoryEngine::presencePage(std::string_view channel, size_t maxEntries,
+                                std::function<void(PresencePage)> done) {
+  PresencePage page;
   channels_.withExisting(channel, [&](Channel& ch) {
-    out.reserve(ch.presence.size());
-    for (const auto& [user, p] : ch.presence) out.push_back({user, p.name, p.conns});
+    page.total = ch.presence.size();
+    page.entries.reserve(std::min(ch.presence.size(), maxEntries));
+    for (const auto& [user, p] : ch.presence) {
+      if (page.entries.size() == maxEntries) break;
+      page.entries.push_back({user, p.name, p.conns});
+    }
   });
   // Sorted after the lock is given back: a big channel's sort holds up nobody.
-  std::sort(out.begin(), out.end(),
+  std::sort(page.entries.begin(), page.entries.end(),
             [](const PresenceEntry& a, const PresenceEntry& b) { return a.user < b.user; });
-  done(std::move(out));
+  done(std::move(page));
 }
 
 void MemoryEngine::users(std::function<void(std::vector<UserInfo>)> done) {

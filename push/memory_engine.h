@@ -74,6 +74,8 @@ class MemoryEngine final : public Engine {
                RecoveryFn done) override;
   void presenceChange(std::string_view channel, std::string_view user, std::string_view name,
                       int delta) override;
+  void presencePage(std::string_view channel, size_t maxEntries,
+                    std::function<void(PresencePage)> done) override;
   void userChange(std::string_view user, int delta) override;
   bool healthy() const override { return true; }
 

@@ -743,6 +743,18 @@ void RedisEngine::presence(std::string_view channel,
   });
 }
 
+void RedisEngine::presencePage(std::string_view channel, size_t maxEntries,
+                               std::function<void(PresencePage)> done) {
+  // Redis answers with the whole set: the page bounds what the client is sent.
+  presence(channel, [maxEntries, done = std::move(done)](std::vector<PresenceEntry> entries) {
+    PresencePage page;
+    page.total = entries.size();
+    if (entries.size() > maxEntries) entries.resize(maxEntries);
+    page.entries = std::move(entries);
+    done(std::move(page));
+  });
+}
+
 void RedisEngine::users(std::function<void(std::vector<UserInfo>)> done) {
   net::EventLoop* origin = Fanout::currentShard()->loop();
   onLoop0([this, origin, done = std::move(done)]() mutable {

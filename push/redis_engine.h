@@ -74,6 +74,8 @@ class RedisEngine final : public Engine {
   void stats(std::function<void(const Stats&)> done) override { fanout_->stats(std::move(done)); }
   void presence(std::string_view channel,
                 std::function<void(std::vector<PresenceEntry>)> done) override;
+  void presencePage(std::string_view channel, size_t maxEntries,
+                    std::function<void(PresencePage)> done) override;
   void users(std::function<void(std::vector<UserInfo>)> done) override;
   void channels(std::function<void(std::vector<ChannelInfo>)> done) override;
 

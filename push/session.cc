@@ -64,7 +64,8 @@ int PushEndpoint::onUpgrade(ws::WsConnection& conn, const http::Request& request
     identity.name = name.empty() ? identity.user : name;
   }
   if (identity.name.empty()) identity.name = identity.user;
-  conn.setUserData(new Session(&conn, std::move(identity)));
+  conn.setUserData(
+      new Session(&conn, std::move(identity), options_->commandRate, conn.loop()->nowMs()));
   return 0;
 }
 
@@ -105,6 +106,18 @@ void PushEndpoint::onClose(ws::WsConnection& conn, uint16_t) {
 
 void PushEndpoint::onMessage(ws::WsConnection& conn, ws::Opcode op, std::string_view payload) {
   Session& s = sessionOf(conn);
+  // Before anything of the command is read: a flood costs one check per message.
+  switch (s.limiter.admit(options_->commandRate, conn.loop()->nowMs())) {
+    case CommandLimiter::Verdict::kAccept:
+      break;
+    case CommandLimiter::Verdict::kRefuse:
+      ++Fanout::currentShard()->counters().commandsRateLimited;
+      return replyError(s, {}, "rate_limited", "too many commands: slow down");
+    case CommandLimiter::Verdict::kClose:
+      ++Fanout::currentShard()->counters().rateLimitDisconnects;
+      RC_LOG_DEBUG("{}: closed for sustained command flooding", connName(conn));
+      return conn.close(ws::kPolicyViolation, "rate limit exceeded");
+  }
   if (op != ws::Opcode::kText) {
     replyError(s, {}, "bad_request", "commands are JSON text frames");
     return;
@@ -152,6 +165,11 @@ void PushEndpoint::subscribe(Session& s, const Command& cmd) {
     return replyError(s, cmd.id, "forbidden", "not allowed to subscribe to this channel");
   }
   Shard* shard = Fanout::currentShard();
+  if (s.subs().size() >= options_->maxSubscriptions && !shard->isSubscribed(&s, cmd.channel)) {
+    return replyError(
+        s, cmd.id, "too_many_subscriptions",
+        fmt::format("at most {} subscriptions per connection", options_->maxSubscriptions));
+  }
   // The subscription is in place (pending) before the engine is asked where the channel
   // stands: a live message from then on is either kept for it or among the missed ones.
   const bool added = shard->addSubscription(&s, cmd.channel, cmd.presence);
@@ -241,17 +259,19 @@ void PushEndpoint::presence(Session& s, const Command& cmd) {
     return replyError(s, cmd.id, "forbidden", "not allowed to see this channel");
   }
   s.beginRequest();
-  engine_->presence(cmd.channel, [sp = &s, id = cmd.id,
-                                  channel = cmd.channel](std::vector<PresenceEntry> entries) {
-    Session& s = *sp;
-    if (!s.endRequest()) return;
-    std::vector<frame::PresenceEntry> views;
-    views.reserve(entries.size());
-    for (const PresenceEntry& e : entries) views.push_back({e.user, e.name, e.conns});
-    std::string json;
-    frame::presence(json, id, channel, views);
-    s.conn()->sendText(json);
-  });
+  engine_->presencePage(cmd.channel, kMaxPresenceEntries,
+                        [sp = &s, id = cmd.id, channel = cmd.channel](PresencePage page) {
+                          Session& s = *sp;
+                          if (!s.endRequest()) return;
+                          std::vector<frame::PresenceEntry> views;
+                          views.reserve(page.entries.size());
+                          for (const PresenceEntry& e : page.entries) {
+                            views.push_back({e.user, e.name, e.conns});
+                          }
+                          std::string json;
+                          frame::presence(json, id, channel, page.total, views);
+                          s.conn()->sendText(json);
+                        });
 }
 
 }  // namespace ringcast::push

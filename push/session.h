@@ -9,11 +9,13 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/shared_frame.h"
 #include "push/auth.h"
 #include "push/client_protocol.h"
+#include "push/command_limiter.h"
 #include "ws/ws_connection.h"
 
 namespace ringcast::push {
@@ -23,14 +25,16 @@ class Shard;
 struct LocalChannel;
 
 struct PushOptions {
-  std::string jwtSecret;    // empty: dev mode (?user=NAME, everyone may publish)
-  TokenClaims tokenClaims;  // aud / iss a token must carry
+  std::string jwtSecret;             // empty: dev mode (?user=NAME, everyone may publish)
+  TokenClaims tokenClaims;           // aud / iss a token must carry
+  uint32_t maxSubscriptions = 1024;  // per connection; a subscribe over it is refused
+  CommandRate commandRate;           // per connection
 };
 
 class Session {
  public:
-  Session(ws::WsConnection* conn, Identity identity)
-      : conn_(conn), identity_(std::move(identity)) {}
+  Session(ws::WsConnection* conn, Identity identity, const CommandRate& rate, int64_t nowMs)
+      : limiter(rate, nowMs), conn_(conn), identity_(std::move(identity)) {}
 
   ws::WsConnection* conn() const { return conn_; }
   const std::string& user() const { return identity_.user; }
@@ -43,6 +47,10 @@ class Session {
     uint32_t index;
   };
   std::vector<Sub>& subs() { return subs_; }
+  // Where each of subs() sits, by channel: membership in O(1). Kept by the shard with subs().
+  std::unordered_map<const LocalChannel*, uint32_t>& subIndexByChannel() { return subIndex_; }
+  bool isSubscribed(const LocalChannel* channel) const { return subIndex_.contains(channel); }
+  CommandLimiter limiter;   // the connection's command rate limit
   uint32_t shardIndex = 0;  // position in the shard's session array
   uint32_t userIndex = 0;   // position in the shard's array for this user
 
@@ -68,6 +76,7 @@ class Session {
   ws::WsConnection* conn_;
   Identity identity_;
   std::vector<Sub> subs_;
+  std::unordered_map<const LocalChannel*, uint32_t> subIndex_;  // channel -> position in subs_
   uint16_t inFlight_ = 0;
 };
 

@@ -53,22 +53,27 @@ void Shard::removeSession(Session* s) {
   engine_->userChange(s->user(), -1);
 }
 
+uint64_t Shard::queuedBytes() const {
+  uint64_t total = 0;
+  for (const Session* s : sessions_) total += s->conn()->queuedBytes();
+  return total;
+}
+
 SubEntry* Shard::findEntry(Session* s, std::string_view channel, size_t* subIndex) {
-  auto& subs = s->subs();
-  for (size_t i = 0; i < subs.size(); ++i) {
-    if (subs[i].channel->name == channel) {
-      if (subIndex != nullptr) *subIndex = i;
-      return &subs[i].channel->entries[subs[i].index];
-    }
-  }
-  return nullptr;
+  auto ch = channels_.find(channel);
+  if (ch == channels_.end()) return nullptr;
+  auto& byChannel = s->subIndexByChannel();
+  auto it = byChannel.find(ch->second.get());
+  if (it == byChannel.end()) return nullptr;
+  if (subIndex != nullptr) *subIndex = it->second;
+  const Session::Sub& sub = s->subs()[it->second];
+  return &sub.channel->entries[sub.index];
 }
 
 bool Shard::isSubscribed(const Session* s, std::string_view channel) const {
-  for (const Session::Sub& sub : const_cast<Session*>(s)->subs()) {
-    if (sub.channel->name == channel) return true;
-  }
-  return false;
+  auto ch = channels_.find(channel);
+  if (ch == channels_.end()) return false;
+  return s->isSubscribed(ch->second.get());
 }
 
 bool Shard::addSubscription(Session* s, std::string_view channel, bool presence) {
@@ -82,6 +87,7 @@ bool Shard::addSubscription(Session* s, std::string_view channel, bool presence)
     engine_->channelInterest(channel, true);
   }
   LocalChannel* ch = it->second.get();
+  s->subIndexByChannel().emplace(ch, static_cast<uint32_t>(s->subs().size()));
   s->subs().push_back({ch, static_cast<uint32_t>(ch->entries.size())});
   ch->entries.push_back(
       {s, kPendingMinOffset, static_cast<uint32_t>(s->subs().size() - 1), presence, true});
@@ -126,10 +132,14 @@ void Shard::unlinkSubscription(Session* s, size_t subIndex) {
   ch->entries[entryIndex] = moved;
   moved.session->subs()[moved.subIndex].index = entryIndex;
   ch->entries.pop_back();
-  // Swap-remove the session's sub; the moved sub's channel entry learns its new index.
+  // Swap-remove the session's sub; the moved sub's channel entry and the session's index
+  // learn its new position.
+  auto& byChannel = s->subIndexByChannel();
+  byChannel.erase(ch);
   Session::Sub movedSub = subs.back();
   subs[subIndex] = movedSub;
   movedSub.channel->entries[movedSub.index].subIndex = static_cast<uint32_t>(subIndex);
+  if (movedSub.channel != ch) byChannel[movedSub.channel] = static_cast<uint32_t>(subIndex);
   subs.pop_back();
   --counters_.subscriptions;
   engine_->presenceChange(ch->name, s->user(), s->identity().name, -1);

@@ -54,9 +54,11 @@ struct ShardCounters {
   uint64_t bytesOut = 0;
   uint64_t dropped = 0;
   uint64_t slowConsumerDisconnects = 0;
-  uint64_t subscriptions = 0;  // live
-  uint64_t parked = 0;         // work that found no room and waited
-  uint64_t parkRefused = 0;    // parked work refused with "overloaded" after the bound
+  uint64_t subscriptions = 0;         // live
+  uint64_t parked = 0;                // work that found no room and waited
+  uint64_t parkRefused = 0;           // parked work refused with "overloaded" after the bound
+  uint64_t commandsRateLimited = 0;   // commands refused with rate_limited
+  uint64_t rateLimitDisconnects = 0;  // connections closed for sustained flooding
   std::vector<uint64_t> latencyBuckets = std::vector<uint64_t>(std::size(kLatencyBucketsUs), 0);
   uint64_t latencyCount = 0;
   double latencySumSeconds = 0;
@@ -76,6 +78,8 @@ class Shard final : public net::IterationHook {
   net::EventLoop* loop() const { return loop_; }
   ShardCounters& counters() { return counters_; }
   size_t sessionCount() const { return sessions_.size(); }
+  // Bytes queued for this loop's client connections now (a walk over them: for scrapes).
+  uint64_t queuedBytes() const;
 
   void addSession(Session* s);
   // Drops every subscription of s (reporting them) and forgets it.

@@ -85,7 +85,7 @@ void checkCommand(std::string_view input, const Command& c) {
   check(json::isValidJson(out));
   out.clear();
   const frame::PresenceEntry entry = {firstRecipient(c), c.since.epoch, 2};
-  frame::presence(out, c.id, c.channel, {&entry, 1});
+  frame::presence(out, c.id, c.channel, c.since.offset, {&entry, 1});
   check(json::isValidJson(out));
   out.clear();
   frame::pong(out, c.id);

@@ -490,9 +490,9 @@ TEST(ApiMetrics, EverySampleFollowsTheExpositionGrammarAndItsFamilyIsDeclared) {
     }
   }
   EXPECT_EQ(histogram, "ringcast_publish_to_write_seconds");
-  // 15 plain families (4 of them permessage-deflate's), 2 + 2 per-loop samples, 13 + 1
-  // buckets, _sum and _count.
-  EXPECT_EQ(samples, 15u + 4u + std::size(kLatencyBucketsUs) + 1 + 2);
+  // 18 plain families (4 of them permessage-deflate's, 3 of the per-connection limits), 2 + 2
+  // per-loop samples, 13 + 1 buckets, _sum and _count.
+  EXPECT_EQ(samples, 18u + 4u + std::size(kLatencyBucketsUs) + 1 + 2);
 }
 
 TEST(ApiMetrics, EmptyStatsStillRenderAValidHistogram) {

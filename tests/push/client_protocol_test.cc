@@ -338,13 +338,19 @@ TEST(ClientProtocolFrames, JoinLeavePresencePongDropped) {
 
   out.clear();
   const frame::PresenceEntry entries[] = {{"alice", "Alice", 2}, {"bob", "", 1}};
-  frame::presence(out, "3", "room:7", entries);
+  frame::presence(out, "3", "room:7", 2, entries);
   EXPECT_EQ(
       out,
-      R"({"type":"presence","id":3,"channel":"room:7","users":[{"user":"alice","name":"Alice","conns":2},{"user":"bob","name":"","conns":1}]})");
+      R"({"type":"presence","id":3,"channel":"room:7","total":2,"users":[{"user":"alice","name":"Alice","conns":2},{"user":"bob","name":"","conns":1}]})");
   out.clear();
-  frame::presence(out, {}, "empty", {});
-  EXPECT_EQ(out, R"({"type":"presence","channel":"empty","users":[]})");
+  frame::presence(out, {}, "empty", 0, {});
+  EXPECT_EQ(out, R"({"type":"presence","channel":"empty","total":0,"users":[]})");
+  out.clear();
+  // A cut list: total counts every user, users lists those given.
+  frame::presence(out, {}, "big", 5000, {entries, 1});
+  EXPECT_EQ(
+      out,
+      R"({"type":"presence","channel":"big","total":5000,"users":[{"user":"alice","name":"Alice","conns":2}]})");
 
   out.clear();
   frame::pong(out, {});
@@ -359,10 +365,10 @@ TEST(ClientProtocolFrames, JoinLeavePresencePongDropped) {
 
 TEST(ClientProtocolFrames, StringsAreEscaped) {
   std::string out;
-  frame::presence(out, {}, "c", std::vector<frame::PresenceEntry>{{"u", "A \"q\"\n", 1}});
+  frame::presence(out, {}, "c", 1, std::vector<frame::PresenceEntry>{{"u", "A \"q\"\n", 1}});
   EXPECT_EQ(
       out,
-      R"({"type":"presence","channel":"c","users":[{"user":"u","name":"A \"q\"\u000a","conns":1}]})");
+      R"({"type":"presence","channel":"c","total":1,"users":[{"user":"u","name":"A \"q\"\u000a","conns":1}]})");
   EXPECT_TRUE(json::isValidJson(out));
 }
 

@@ -217,7 +217,7 @@ TEST_F(MemoryEngineTest, AShardReportsFirstAndLastLocalSubscriberAndEveryPresenc
   Identity id;
   id.user = "frank";
   id.name = "Frank";
-  Session a(nullptr, id), b(nullptr, id);
+  Session a(nullptr, id, {}, 0), b(nullptr, id, {}, 0);
   shard0().addSession(&a);
   shard0().addSession(&b);
   EXPECT_TRUE(shard0().addSubscription(&a, "room", false));
@@ -246,6 +246,64 @@ TEST_F(MemoryEngineTest, AShardReportsFirstAndLastLocalSubscriberAndEveryPresenc
   engine_.users([&](std::vector<UserInfo> u) { users = std::move(u); });
   EXPECT_TRUE(users.empty());
   EXPECT_EQ(shard0().counters().subscriptions, 0u);
+}
+
+TEST_F(MemoryEngineTest, MembershipStaysExactThroughSwapRemovesInAnyOrder) {
+  Identity id;
+  id.user = "gina";
+  Session a(nullptr, id, {}, 0), b(nullptr, id, {}, 0);
+  shard0().addSession(&a);
+  shard0().addSession(&b);
+  constexpr int kChannels = 2000;
+  auto name = [](int i) { return "ch" + std::to_string(i); };
+  for (int i = 0; i < kChannels; ++i) {
+    ASSERT_TRUE(shard0().addSubscription(&a, name(i), false));
+    if (i % 3 == 0) {
+      ASSERT_TRUE(shard0().addSubscription(&b, name(i), false));
+    }
+  }
+  EXPECT_FALSE(shard0().addSubscription(&a, name(7), false)) << "already subscribed";
+  // Remove every 7th-step channel (a scrambled order), checking the rest after each.
+  std::vector<bool> gone(kChannels, false);
+  for (int k = 0, i = 0; k < kChannels / 2; ++k, i = (i + 7) % kChannels) {
+    ASSERT_TRUE(shard0().removeSubscription(&a, name(i))) << i;
+    ASSERT_FALSE(shard0().removeSubscription(&a, name(i))) << i;
+    gone[i] = true;
+  }
+  for (int i = 0; i < kChannels; ++i) {
+    EXPECT_EQ(shard0().isSubscribed(&a, name(i)), !gone[i]) << i;
+    EXPECT_EQ(shard0().isSubscribed(&b, name(i)), i % 3 == 0) << i;
+  }
+  EXPECT_EQ(a.subs().size(), static_cast<size_t>(kChannels / 2));
+  EXPECT_EQ(a.subIndexByChannel().size(), a.subs().size());
+  for (size_t k = 0; k < a.subs().size(); ++k) {
+    EXPECT_EQ(a.subIndexByChannel().at(a.subs()[k].channel), k);
+  }
+  shard0().removeSession(&a);
+  EXPECT_TRUE(a.subIndexByChannel().empty());
+  for (int i = 0; i < kChannels; ++i) EXPECT_EQ(shard0().isSubscribed(&b, name(i)), i % 3 == 0);
+  shard0().removeSession(&b);
+  EXPECT_EQ(shard0().counters().subscriptions, 0u);
+}
+
+TEST_F(MemoryEngineTest, APresencePageListsAtMostItsSizeSortedWithTheTotal) {
+  for (int i = 0; i < 50; ++i) {
+    engine_.presenceChange("big", "u" + std::to_string(100 + i), "U", +1);
+  }
+  drainAll();
+  PresencePage page;
+  engine_.presencePage("big", 10, [&](PresencePage p) { page = std::move(p); });
+  EXPECT_EQ(page.total, 50u);
+  ASSERT_EQ(page.entries.size(), 10u);
+  for (size_t i = 1; i < page.entries.size(); ++i) {
+    EXPECT_LT(page.entries[i - 1].user, page.entries[i].user);
+  }
+  engine_.presencePage("big", 1000, [&](PresencePage p) { page = std::move(p); });
+  EXPECT_EQ(page.total, 50u);
+  EXPECT_EQ(page.entries.size(), 50u);
+  engine_.presencePage("none", 10, [&](PresencePage p) { page = std::move(p); });
+  EXPECT_EQ(page.total, 0u);
+  EXPECT_TRUE(page.entries.empty());
 }
 
 }  // namespace

@@ -22,7 +22,8 @@ constexpr Millis kReplyWait{20000};
 
 TEST(ParkingIntegration, AFullRingParksPublishersAndEveryLoopKeepsDraining) {
   Gateway gw;
-  ASSERT_TRUE(startGateway({"--ring-size", "2"}, &gw));
+  // 3000 pipelined commands on one connection: no command rate limit.
+  ASSERT_TRUE(startGateway({"--ring-size", "2", "--command-rate", "0"}, &gw));
   auto subscribers = connectOnEveryLoop(gw.wsPort, "/ws?user=reader");
   ASSERT_EQ(subscribers.size(), 2u) << "need a subscriber on each loop";
   for (auto& s : subscribers) ASSERT_TRUE(subscribeOk(*s, "burst"));
