@@ -70,6 +70,7 @@ void ApiConnection::onDeadline(int64_t nowMs) {
     // trickled in.
     RC_LOG_DEBUG("c-{}-{}: API request not complete within {} ms", loop()->id(), serial(),
                  options_->requestTimeoutMs);
+    countRefusal(PortRefusals::kApiTimeout);
     Pending& slot = newSlot(false);
     finishError(slot, 408, "timeout", "request not complete within --api-request-timeout");
     input_.clear();
@@ -187,6 +188,10 @@ void ApiConnection::writeReady() {
   if (inputHeld_ && !processing_ && mayTakeRequests()) resumeInput();
 }
 
+void ApiConnection::countRefusal(PortRefusals::Reason reason) {
+  if (options_->refusals != nullptr) options_->refusals->count(reason);
+}
+
 void ApiConnection::armDeadline() {
   if (stopParsing_ || !isOpen()) return;  // closing: closeAfterFlush's linger deadline rules
   if (requestDeadlineMs_ != 0) {
@@ -206,12 +211,14 @@ void ApiConnection::handleRequest(const http::Request& request) {
   // one that reached us through a rebound DNS name has a Host that is not ours.
   if (request.headerLines("Origin") > 0 &&
       !apiOriginAllowed(request.header("Origin"), options_->access)) {
+    countRefusal(PortRefusals::kApiOrigin);
     finishError(slot, 403, "forbidden",
                 "cross-origin request: this Origin is not in --api-allowed-origins");
     return;
   }
   if (request.headerLines("Host") > 0 &&
       !apiHostAllowed(request.header("Host"), options_->access)) {
+    countRefusal(PortRefusals::kApiHost);
     finishError(slot, 421, "misdirected",
                 "the Host header names neither this listener nor an --api-host name");
     return;
@@ -284,6 +291,7 @@ void ApiConnection::handleRequest(const http::Request& request) {
       // A JSON body must say so: a browser can send text/plain or a form without asking
       // first, never application/json.
       if (m.route != Route::kPublishRaw && !isJsonContentType(request.header("Content-Type"))) {
+        countRefusal(PortRefusals::kApiContentType);
         finishError(slot, 415, "unsupported_media_type",
                     "the body must be sent with Content-Type: application/json");
         return;
@@ -380,6 +388,7 @@ void ApiConnection::onStats(uint64_t id, const Stats& stats) {
   if (slot->route == Route::kMetrics) {
     std::string text = renderMetrics(stats);
     hub_->appendMetrics(text);
+    if (options_->refusals != nullptr) options_->refusals->appendMetrics(text);
     finish(*slot, 200, kMetricsType, text);
   } else {
     finishJson(*slot, 200, renderStatsJson(stats));

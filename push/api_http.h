@@ -37,6 +37,7 @@
 #include "push/api_routes.h"
 #include "push/hub.h"
 #include "push/ordered_reply_connection.h"
+#include "push/port_refusals.h"
 
 namespace ringcast::push {
 
@@ -48,6 +49,7 @@ struct ApiOptions {
   int64_t idleTimeoutMs = 60'000;     // close a keep-alive connection silent this long
   int64_t requestTimeoutMs = 10'000;  // --api-request-timeout: one request, headers and body
   ApiAccessRules access;              // --api-allowed-origins, --api-host, the bound address
+  PortRefusals* refusals = nullptr;   // counted here and shown in /metrics; null: not counted
 };
 
 // Takes ownership of the accepted socket `fd` and serves the API on it until it closes.
@@ -103,6 +105,7 @@ class ApiConnection final : public OrderedReplyConnection {
   void writeReady() override;
   // The request deadline while one is due, else the keep-alive idle deadline.
   void armDeadline();
+  void countRefusal(PortRefusals::Reason reason);
 
   Hub* const hub_;
   const ApiOptions* const options_;

@@ -62,6 +62,7 @@ void PublishConnection::onDeadline(int64_t) {
   }
   RC_LOG_DEBUG("c-{}-{}: publish connection idle for {} ms", loop()->id(), serial(),
                options_->idleTimeoutMs);
+  if (options_->refusals != nullptr) options_->refusals->count(PortRefusals::kPublishIdle);
   refuseAndClose("idle timeout");
   writeReady();
 }

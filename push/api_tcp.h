@@ -31,6 +31,7 @@
 #include "push/api_tcp_parser.h"
 #include "push/hub.h"
 #include "push/ordered_reply_connection.h"
+#include "push/port_refusals.h"
 
 namespace ringcast::push {
 
@@ -40,6 +41,7 @@ struct PublishOptions {
   int64_t closeTimeoutMs = 5'000;      // linger for the peer's FIN after our last reply
   std::string apiKey;                  // --api-key; empty: no AUTH needed
   int64_t idleTimeoutMs = 300'000;     // --publish-idle-timeout; 0: none
+  PortRefusals* refusals = nullptr;    // counted here, shown in /metrics; null: not counted
 };
 
 // Takes ownership of the accepted socket `fd` and serves the protocol on it until it closes.

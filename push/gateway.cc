@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <chrono>
 #include <cstdio>
 #include <future>
@@ -77,6 +78,8 @@ Gateway::Gateway(const Flags& flags) : flags_(flags) {
                        false);
   publishCap_.setMax(static_cast<uint64_t>(flags_.publishMaxConnections));
   publishOptions_.idleTimeoutMs = flags_.publishIdleTimeoutMs;
+  apiOptions_.refusals = &refusals_;
+  publishOptions_.refusals = &refusals_;
   publishOptions_.maxPayloadBytes = flags_.maxMessageBytes;
   publishOptions_.closeTimeoutMs = flags_.closeTimeoutMs;
   publishOptions_.apiKey = flags_.apiKey;
@@ -121,6 +124,7 @@ void Gateway::acceptWebSocket(net::EventLoop& loop, int fd) {
 void Gateway::acceptApi(net::EventLoop& loop, int fd) {
   net::ConnectionCap::Slot slot = apiCap_.tryTake();
   if (!slot) {
+    refusals_.count(PortRefusals::kApiConnections);
     refuseOverCap(fd, flags_.apiTls ? std::string_view() : std::string_view(apiBusy_));
     return;
   }
@@ -132,6 +136,7 @@ void Gateway::acceptApi(net::EventLoop& loop, int fd) {
 void Gateway::acceptPublish(net::EventLoop& loop, int fd) {
   net::ConnectionCap::Slot slot = publishCap_.tryTake();
   if (!slot) {
+    refusals_.count(PortRefusals::kPublishConnections);
     refuseOverCap(fd, kPublishBusy);
     return;
   }
@@ -249,7 +254,9 @@ int Gateway::run() {
   }
   // The API answers to the address it is bound to (its port is known only now).
   std::string accessError;
-  if (!buildApiAccessRules(listeners_[1].address, flags_.apiAllowedOrigins, flags_.apiHosts,
+  const Listener& api = listeners_[1];
+  assert(api.name == "api");
+  if (!buildApiAccessRules(api.address, flags_.apiAllowedOrigins, flags_.apiHosts,
                            &apiOptions_.access, &accessError)) {
     std::fprintf(stderr, "ringcast: %s\n", accessError.c_str());
     return 2;

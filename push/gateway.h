@@ -70,6 +70,7 @@ class Gateway {
   net::ConnectionCap apiCap_;      // --api-max-connections
   net::ConnectionCap publishCap_;  // --publish-max-connections
   std::string apiBusy_;            // the 503 for an API connection over its cap
+  PortRefusals refusals_;          // the internal ports' refusals, for /metrics
   PushOptions pushOptions_;
   EchoEndpoint echo_;
   std::unique_ptr<net::TlsCredentials> tls_;  // null: the public listener is plain TCP

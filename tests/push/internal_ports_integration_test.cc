@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -59,6 +60,15 @@ class InternalPorts : public ::testing::Test {
  protected:
   void start(const std::vector<std::string>& flags) { ASSERT_TRUE(startGateway(flags, &gw_)); }
   std::string host() const { return "Host: " + hostOf(gw_.apiPort) + "\r\n"; }
+  // The value of `family{reason="reason"}` in /metrics (asked on `via`, else on a new
+  // connection), or -1 when it is missing.
+  long refused(std::string_view family, std::string_view reason, WsClient* via = nullptr) {
+    HttpResponse r = via != nullptr ? via->request(get("/metrics", host()))
+                                    : once(gw_.apiPort, get("/metrics", host()));
+    const std::string line = std::string(family) + "{reason=\"" + std::string(reason) + "\"} ";
+    const size_t at = r.body.find(line);
+    return at == std::string::npos ? -1 : std::atol(r.body.c_str() + at + line.size());
+  }
   static constexpr std::string_view kJson = "Content-Type: application/json\r\n";
   static constexpr std::string_view kPublishBody = R"({"channel":"news","data":1})";
 
@@ -90,6 +100,8 @@ TEST_F(InternalPorts, ApiRefusesAnOriginThatIsNotListed) {
   EXPECT_EQ(once(port, get("/healthz", host() + "Origin: http://localhost:3000\r\n")).status, 200);
   // Without an Origin (services, curl, Prometheus), as before.
   EXPECT_EQ(once(port, get("/metrics", host())).status, 200);
+  EXPECT_EQ(refused("ringcast_api_refused_total", "origin"), 4);
+  EXPECT_EQ(refused("ringcast_api_refused_total", "host"), 0);
 }
 
 TEST_F(InternalPorts, ApiWithoutTheFlagRefusesEveryOrigin) {
@@ -130,6 +142,7 @@ TEST_F(InternalPorts, ApiHostMustNameTheListenerOrAConfiguredName) {
   r = once(port, "GET /healthz HTTP/1.0\r\n\r\n");
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, "ok");
+  EXPECT_EQ(refused("ringcast_api_refused_total", "host"), 6);
 }
 
 TEST_F(InternalPorts, JsonRoutesNeedAJsonContentType) {
@@ -162,6 +175,7 @@ TEST_F(InternalPorts, JsonRoutesNeedAJsonContentType) {
   // The raw route carries any body as documented: text stays text.
   r = once(port, post("/api/publish/news", host() + "Content-Type: text/plain\r\n", "hello"));
   EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(refused("ringcast_api_refused_total", "content_type"), 4);
 }
 
 TEST_F(InternalPorts, ASlowlorisGets408AtTheDeadlineWhileOthersAreServed) {
@@ -206,6 +220,7 @@ TEST_F(InternalPorts, ASlowlorisGets408AtTheDeadlineWhileOthersAreServed) {
   EXPECT_TRUE(slow.waitEof());
   EXPECT_GE(served, 5);
   EXPECT_EQ(normal.request(get("/healthz", host())).status, 200);
+  EXPECT_EQ(refused("ringcast_api_refused_total", "timeout"), 1);
 }
 
 TEST_F(InternalPorts, EachApiRequestHasItsOwnDeadline) {
@@ -245,6 +260,7 @@ TEST_F(InternalPorts, ASilentPublishConnectionIsClosedAfterTheIdleDeadline) {
   EXPECT_EQ(silent.line(), "<EOF>");
   EXPECT_TRUE(pinger.send("PING\r\n"));
   EXPECT_EQ(pinger.line(), "PONG");
+  EXPECT_EQ(refused("ringcast_publish_refused_total", "idle"), 1);
 }
 
 TEST_F(InternalPorts, ApiConnectionCapRefusesTheOneOverAndAcceptsAfterAClose) {
@@ -275,6 +291,9 @@ TEST_F(InternalPorts, ApiConnectionCapRefusesTheOneOverAndAcceptsAfterAClose) {
   }
   EXPECT_EQ(status, 200);
   EXPECT_EQ(open.front()->request(get("/healthz", host())).status, 200);
+  // Asked on the connection still open: a new one could find the cap full again until the
+  // gateway has seen the last probe's FIN.
+  EXPECT_GE(refused("ringcast_api_refused_total", "connections", open.front().get()), 1);
 }
 
 TEST_F(InternalPorts, PublishConnectionCapRefusesTheOneOverAndAcceptsAfterAClose) {
@@ -300,6 +319,7 @@ TEST_F(InternalPorts, PublishConnectionCapRefusesTheOneOverAndAcceptsAfterAClose
     answer = again.send("PING\r\n") ? again.line() : "<send failed>";
   }
   EXPECT_EQ(answer, "PONG");
+  EXPECT_GE(refused("ringcast_publish_refused_total", "connections"), 1);
 }
 
 }  // namespace
