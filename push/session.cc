@@ -106,13 +106,19 @@ void PushEndpoint::onClose(ws::WsConnection& conn, uint16_t) {
 
 void PushEndpoint::onMessage(ws::WsConnection& conn, ws::Opcode op, std::string_view payload) {
   Session& s = sessionOf(conn);
-  // Before anything of the command is read: a flood costs one check per message.
+  // Before the command does anything: a refused one is only parsed for its id (so the
+  // client can match the refusal), and the 100th refusal closes.
   switch (s.limiter.admit(options_->commandRate, conn.loop()->nowMs())) {
     case CommandLimiter::Verdict::kAccept:
       break;
-    case CommandLimiter::Verdict::kRefuse:
+    case CommandLimiter::Verdict::kRefuse: {
       ++Fanout::currentShard()->counters().commandsRateLimited;
-      return replyError(s, {}, "rate_limited", "too many commands: slow down");
+      Command cmd;
+      CommandError err;
+      const bool parsed = op == ws::Opcode::kText && parseCommand(payload, &cmd, &err);
+      return replyError(s, parsed ? cmd.id : err.id, "rate_limited",
+                        "too many commands: slow down");
+    }
     case CommandLimiter::Verdict::kClose:
       ++Fanout::currentShard()->counters().rateLimitDisconnects;
       RC_LOG_DEBUG("{}: closed for sustained command flooding", connName(conn));
