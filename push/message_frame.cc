@@ -15,16 +15,16 @@ MessageFrame& MessageFrame::local() {
 void MessageFrame::prepare(std::string_view channel, std::string_view from, int64_t tsMs,
                            std::string_view dataJson) {
   text_.clear();  // keeps its capacity: no allocation once the thread's first message is built
-  text_.append("{\"type\":\"message\",\"channel\":");
-  json::appendString(text_, channel);
+  text_.append("{\"type\":\"message\",");
+  json::appendStringField(text_, "channel", channel);
   text_.append(",\"offset\":");
-  headBytes_ = text_.size();
-  text_.append(",\"from\":");
-  json::appendString(text_, from);
-  text_.append(",\"ts\":");
-  char digits[24];
-  text_.append(digits, std::to_chars(digits, digits + sizeof digits, tsMs).ptr);
-  text_.append(",\"data\":");
+  headBytes_ = text_.size();  // the offset goes here, written by frame()
+  text_.push_back(',');
+  json::appendStringField(text_, "from", from);
+  text_.push_back(',');
+  json::appendIntField(text_, "ts", tsMs);
+  text_.push_back(',');
+  json::appendKey(text_, "data");
   data_ = dataJson;
 }
 
