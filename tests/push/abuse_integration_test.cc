@@ -383,6 +383,126 @@ void channelCreationFlood(Gateway& gw, HealthyTraffic&) {
       << before << " before the flood, " << after << " after it";
 }
 
+// Pipelines `commands` on `attacker` and reads until the gateway closes it: the answers
+// must be some served ones (`servedType`), then only rate_limited replies, then close 1008
+// "rate limit exceeded" after CommandLimiter::kMaxRefused refusals.
+void expectFloodClosed(PushClient& attacker, const std::vector<std::string>& commands,
+                       std::string_view servedType) {
+  std::string burst;
+  for (const std::string& c : commands) {
+    burst += encodeFrame(op::kText, c, true, 0, true, attacker.ws().nextMaskKey());
+  }
+  ASSERT_TRUE(attacker.ws().sendRaw(burst));
+  int served = 0, limited = 0;
+  while (auto f = attacker.next()) {
+    if (f->errorCode() == "rate_limited") {
+      ++limited;
+    } else {
+      ASSERT_EQ(limited, 0) << "served after refusals began: " << f->text();
+      EXPECT_EQ(f->type(), servedType) << f->text();
+      ++served;
+    }
+  }
+  const ReadResult& end = attacker.lastRead();
+  ASSERT_TRUE(end.ok() && end.frame.isClose()) << end.describe();
+  EXPECT_EQ(end.frame.closeCode(), 1008);
+  EXPECT_EQ(end.frame.closeReason(), "rate limit exceeded");
+  // The default bucket: 200 at once, then 100/s while the flood is read.
+  EXPECT_GE(served, 200);
+  EXPECT_LT(served, 400);
+}
+
+// A command flood: 2,000 pipelined pings; the bucket serves its burst, refuses the rest with
+// rate_limited and closes the connection at the 100th refusal.
+void commandFlood(Gateway& gw, HealthyTraffic&) {
+  PushClient attacker;
+  ASSERT_TRUE(attacker.connect(gw.wsPort, wsPath("mallory")));
+  std::vector<std::string> pings(2000, R"({"op":"ping","id":1})");
+  expectFloodClosed(attacker, pings, "pong");
+}
+
+// A join/leave storm: subscribe/unsubscribe pairs on one channel, pipelined; bounded by the
+// same bucket (each is a command), then closed.
+void joinLeaveStorm(Gateway& gw, HealthyTraffic&) {
+  PushClient watcher;
+  ASSERT_TRUE(watcher.connect(gw.wsPort, wsPath("watcher")));
+  ASSERT_TRUE(subscribeOk(watcher, "storm", R"(,"presence":true)"));
+  PushClient attacker;
+  ASSERT_TRUE(attacker.connect(gw.wsPort, wsPath("mallory")));
+  std::vector<std::string> storm;
+  for (int i = 0; i < 1000; ++i) {
+    storm.push_back(R"({"op":"subscribe","channel":"storm","id":1})");
+    storm.push_back(R"({"op":"unsubscribe","channel":"storm","id":2})");
+  }
+  expectFloodClosed(attacker, storm, "reply");
+  // The watcher saw a bounded number of joins and leaves, then the storm ended.
+  auto events = watcher.drainFor(milliseconds(200));
+  EXPECT_LT(events.size(), 400u);
+}
+
+// A subscription flood: one more than --max-subscriptions is refused, the connection stays.
+void subscriptionFlood(Gateway& gw, HealthyTraffic&) {
+  PushClient attacker;
+  ASSERT_TRUE(attacker.connect(gw.wsPort, wsPath("mallory")));
+  for (int i = 0; i < 60; ++i) {
+    ASSERT_TRUE(attacker.send(R"({"op":"subscribe","channel":"flood)" + std::to_string(i) +
+                              R"(","id":)" + std::to_string(i) + "}"));
+  }
+  int ok = 0, refused = 0;
+  for (int i = 0; i < 60; ++i) {
+    auto r = attacker.nextOfType("reply");
+    ASSERT_TRUE(r) << attacker.lastRead().describe();
+    if (r->boolean("ok").value_or(false)) {
+      ++ok;
+    } else {
+      EXPECT_EQ(r->errorCode(), "too_many_subscriptions") << r->text();
+      ++refused;
+    }
+  }
+  EXPECT_EQ(ok, 50);
+  EXPECT_EQ(refused, 10);
+  auto pong = attacker.request(R"({"op":"ping"})");
+  ASSERT_TRUE(pong) << attacker.lastRead().describe();
+  EXPECT_EQ(pong->type(), "pong");
+}
+
+// A reply flood: presence of a 500-member channel, pipelined by a client that never reads.
+// It stops being read once its replies pass --max-outbuf: what is queued for clients stays
+// within the limit plus one reply, and the gateway's memory barely moves.
+void presenceFlood(Gateway& gw, HealthyTraffic&) {
+  std::vector<std::unique_ptr<PushClient>> members;
+  for (int i = 0; i < 500; ++i) {
+    members.push_back(std::make_unique<PushClient>());
+    ASSERT_TRUE(members.back()->connect(
+        gw.wsPort, wsPath("member-" + std::to_string(i) + "-" + std::string(100, 'm'))));
+    ASSERT_TRUE(subscribeOk(*members.back(), "crowd"));
+  }
+  PushClient attacker;
+  ASSERT_TRUE(attacker.connect(gw.wsPort, wsPath("mallory")));
+  std::string burst;
+  for (int i = 0; i < 4000; ++i) {
+    burst += encodeFrame(op::kText, R"({"op":"presence","channel":"crowd","id":1})", true, 0, true,
+                         attacker.ws().nextMaskKey());
+  }
+  ApiClient api(gw.apiPort);
+  const uint64_t before = rssBytes(gw.server->pid());
+  ASSERT_TRUE(attacker.ws().sendRaw(burst));
+  const uint64_t bound = (1 << 20) + (128 << 10);  // --max-outbuf and the reply that crossed it
+  uint64_t queued = 0;
+  EXPECT_TRUE(eventually([&] {
+    queued = api.metric("ringcast_client_queued_bytes").value_or(0);
+    return queued > (1 << 20);
+  })) << "the attacker's queue never filled: "
+      << queued;
+  for (int i = 0; i < 10; ++i) {
+    queued = api.metric("ringcast_client_queued_bytes").value_or(0);
+    EXPECT_LE(queued, bound);
+  }
+  const uint64_t after = rssBytes(gw.server->pid());
+  // 4,000 replies of ~60 KiB would be ~240 MiB.
+  EXPECT_LT(after, before + 32 * kMiB) << "RSS grew from " << before << " to " << after;
+}
+
 const std::vector<Attack>& attacks() {
   static const std::vector<Attack> table = {
       {"ForgedIdentity", {}, forgedIdentity},
@@ -390,6 +510,10 @@ const std::vector<Attack>& attacks() {
       {"HttpOnTheTcpPort", {}, httpOnTheTcpPort},
       {"CrossOriginApiRequest", {}, crossOriginApi},
       {"ApiSlowloris", {"--api-request-timeout", "1s"}, apiSlowloris},
+      {"CommandFlood", {}, commandFlood},
+      {"JoinLeaveStorm", {}, joinLeaveStorm},
+      {"SubscriptionFlood", {"--max-subscriptions", "50"}, subscriptionFlood},
+      {"PresenceFlood", {"--command-rate", "0"}, presenceFlood},
       {"ChannelCreationFlood",
        {"--history-ttl", "1s", "--max-history-memory", "16MiB"},
        channelCreationFlood},
