@@ -133,13 +133,17 @@ void Shard::unlinkSubscription(Session* s, size_t subIndex) {
   moved.session->subs()[moved.subIndex].index = entryIndex;
   ch->entries.pop_back();
   // Swap-remove the session's sub; the moved sub's channel entry and the session's index
-  // learn its new position.
+  // learn its new position. When the removed sub is the last one there is nothing to move:
+  // its entry is gone already, and entries[index] now holds another session's entry (or
+  // lies past the end).
   auto& byChannel = s->subIndexByChannel();
   byChannel.erase(ch);
-  Session::Sub movedSub = subs.back();
-  subs[subIndex] = movedSub;
-  movedSub.channel->entries[movedSub.index].subIndex = static_cast<uint32_t>(subIndex);
-  if (movedSub.channel != ch) byChannel[movedSub.channel] = static_cast<uint32_t>(subIndex);
+  if (subIndex + 1 != subs.size()) {
+    Session::Sub movedSub = subs.back();
+    subs[subIndex] = movedSub;
+    movedSub.channel->entries[movedSub.index].subIndex = static_cast<uint32_t>(subIndex);
+    byChannel[movedSub.channel] = static_cast<uint32_t>(subIndex);
+  }
   subs.pop_back();
   --counters_.subscriptions;
   engine_->presenceChange(ch->name, s->user(), s->identity().name, -1);
