@@ -38,13 +38,7 @@ class AuthIntegration : public ::testing::Test {
 
   // A client with a token for `payloadJson`; nullptr after a test failure.
   std::unique_ptr<PushClient> client(std::string_view payloadJson) {
-    auto c = std::make_unique<PushClient>();
-    auto ok = c->connect(gw_.wsPort, tokenPath(payloadJson));
-    if (!ok) {
-      ADD_FAILURE() << ok.message();
-      return nullptr;
-    }
-    return c;
+    return connectedClient(gw_.wsPort, tokenPath(payloadJson));
   }
 
   Gateway gw_;

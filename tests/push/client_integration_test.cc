@@ -78,13 +78,7 @@ class ClientIntegration : public ::testing::Test {
 
   // A dev-mode client named `user`; nullptr after a test failure.
   std::unique_ptr<PushClient> client(std::string_view user) {
-    auto c = std::make_unique<PushClient>();
-    auto ok = c->connect(gw_.wsPort, "/ws?user=" + std::string(user));
-    if (!ok) {
-      ADD_FAILURE() << ok.message();
-      return nullptr;
-    }
-    return c;
+    return connectedClient(gw_.wsPort, "/ws?user=" + std::string(user));
   }
 
   // Polls the presence of `channel` (as a third client sees it) until it equals `want`.
@@ -259,6 +253,48 @@ TEST_F(ClientIntegration, UnsubscribeStopsDeliveryAndASecondOneIsNotFound) {
   auto m = a->next();
   ASSERT_TRUE(m) << a->lastRead().describe();
   EXPECT_TRUE(isMessageAt(*m, 2)) << m->text();
+}
+
+// Unsubscribing from a connection's last subscription once rewrote another subscriber's
+// bookkeeping in the same channel; later unsubscribes then removed the wrong connection's
+// entry. On one loop, so that every connection shares the channel's subscriber list.
+TEST(ClientSubscriptions, UnsubscribingTheLastSubscriptionLeavesOtherSubscribersIntact) {
+  Gateway gw;
+  ASSERT_TRUE(startGateway({"--threads", "1"}, &gw));
+  ApiClient api(gw.apiPort);
+  PushClient alice, bob, carol, eve;
+  for (auto [c, user] :
+       {std::pair{&alice, "alice"}, {&bob, "bob"}, {&carol, "carol"}, {&eve, "eve"}}) {
+    ASSERT_TRUE(c->connect(gw.wsPort, std::string("/ws?user=") + user));
+  }
+  ASSERT_TRUE(subscribeOk(bob, "room:1"));
+  ASSERT_TRUE(subscribeOk(carol, "news"));
+  ASSERT_TRUE(subscribeOk(bob, "news"));
+  ASSERT_TRUE(subscribeOk(alice, "news"));
+  ASSERT_TRUE(subscribeOk(eve, "x"));
+  auto unsubscribeOk = [](PushClient& c, std::string_view channel) {
+    auto r = c.request(R"({"op":"unsubscribe","channel":)" + quoted(channel) + "}");
+    return r && r->boolean("ok") == true;
+  };
+  ASSERT_TRUE(unsubscribeOk(bob, "news"));  // bob's last subscription
+  ASSERT_TRUE(subscribeOk(alice, "x"));
+  ASSERT_TRUE(unsubscribeOk(carol, "news"));
+  ASSERT_TRUE(unsubscribeOk(alice, "x"));
+
+  auto receipt = publishOk(api, "x", "1");
+  ASSERT_TRUE(receipt);
+  EXPECT_EQ(receipt->u64("matched"), 1u) << receipt->text();
+  auto m = eve.nextOfType("message");
+  ASSERT_TRUE(m) << "eve is still subscribed: " << eve.lastRead().describe();
+  EXPECT_TRUE(isMessageAt(*m, 1)) << m->text();
+  ASSERT_TRUE(alice.send(R"({"op":"ping","id":"barrier"})"));
+  auto pong = alice.next();
+  ASSERT_TRUE(pong) << alice.lastRead().describe();
+  EXPECT_EQ(pong->type(), "pong") << "alice unsubscribed from x: " << pong->text();
+  // Every connection closes with its bookkeeping intact (the gateway stays up).
+  for (PushClient* c : {&alice, &bob, &carol, &eve}) c->ws().sendClose(1000);
+  for (PushClient* c : {&alice, &bob, &carol, &eve}) EXPECT_TRUE(c->ws().expectClose(1000));
+  EXPECT_TRUE(api.getOk("/api/users"));
 }
 
 // ---- publish and send from a client ----

@@ -71,13 +71,7 @@ class RecoveryIntegration : public ::testing::Test {
   }
 
   std::unique_ptr<PushClient> client(std::string_view user) {
-    auto c = std::make_unique<PushClient>();
-    auto ok = c->connect(gw_.wsPort, "/ws?user=" + std::string(user));
-    if (!ok) {
-      ADD_FAILURE() << ok.message();
-      return nullptr;
-    }
-    return c;
+    return connectedClient(gw_.wsPort, "/ws?user=" + std::string(user));
   }
 
   Gateway gw_;

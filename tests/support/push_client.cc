@@ -264,6 +264,16 @@ std::vector<Json> PushClient::collectUntil(const std::function<bool(const Json&)
   return out;
 }
 
+std::unique_ptr<PushClient> connectedClient(uint16_t port, std::string_view path) {
+  auto c = std::make_unique<PushClient>();
+  auto ok = c->connect(port, path);
+  if (!ok) {
+    ADD_FAILURE() << ok.message();
+    return nullptr;
+  }
+  return c;
+}
+
 std::vector<std::unique_ptr<PushClient>> connectOnEveryLoop(uint16_t port, std::string_view path,
                                                             size_t loops, int maxAttempts) {
   std::map<std::string, std::unique_ptr<PushClient>> byLoop;

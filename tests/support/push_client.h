@@ -125,6 +125,9 @@ class PushClient {
   ReadResult lastRead_;
 };
 
+// A client connected at `path` (open, 101, welcome); nullptr after a test failure naming why.
+std::unique_ptr<PushClient> connectedClient(uint16_t port, std::string_view path);
+
 // Opens connections at `path` until there is one on each of `loops` different loops (as the
 // welcome's conn name tells), at most maxAttempts; extra ones are closed. The result is
 // ordered by loop id and shorter than `loops` when the attempts ran out.
