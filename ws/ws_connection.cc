@@ -100,7 +100,7 @@ void WsConnection::upgrade(const http::Request& request, size_t consumed) {
   std::string early = handshake_->buffer.substr(consumed);
   handshake_.reset();
   lastMessageMs_ = loop()->nowMs();
-  armHeartbeat(loop()->nowMs());
+  armOpenDeadline(loop()->nowMs());
   endpoint_->onOpen(*this);
   if (!early.empty() && phase_ == Phase::kOpen) {
     readFrames(reinterpret_cast<uint8_t*>(early.data()), early.size());
@@ -168,7 +168,7 @@ bool WsConnection::onPing(std::string_view payload) {
 }
 
 bool WsConnection::onPong(std::string_view) {
-  pingOutstanding_ = false;  // any frame proves liveness; a pong is just the usual one
+  pongDueMs_ = 0;  // any frame proves liveness; a pong is just the usual one
   return true;
 }
 
@@ -220,12 +220,23 @@ void WsConnection::onClosed() {
   }
 }
 
-void WsConnection::armHeartbeat(int64_t nowMs) {
+void WsConnection::setEndpointDeadline(int64_t atMs) {
+  endpointDeadlineMs_ = atMs;
+  // A later deadline needs nothing now: the timer fires early, finds nothing due and re-arms.
+  if (phase_ == Phase::kOpen && atMs != 0 && (!armed() || atMs < deadlineMs)) setDeadline(atMs);
+}
+
+void WsConnection::armOpenDeadline(int64_t nowMs) {
   int64_t next = INT64_MAX;
-  if (options_->pingIntervalMs > 0) next = lastHeardMs_ + options_->pingIntervalMs;
-  if (options_->idleTimeoutMs > 0) {
-    next = std::min(next, lastMessageMs_ + options_->idleTimeoutMs);
+  if (pongDueMs_ != 0) {
+    next = pongDueMs_;
+  } else {
+    if (options_->pingIntervalMs > 0) next = lastHeardMs_ + options_->pingIntervalMs;
+    if (options_->idleTimeoutMs > 0) {
+      next = std::min(next, lastMessageMs_ + options_->idleTimeoutMs);
+    }
   }
+  if (endpointDeadlineMs_ != 0) next = std::min(next, endpointDeadlineMs_);
   if (next == INT64_MAX) {
     clearDeadline();
   } else {
@@ -246,27 +257,34 @@ void WsConnection::onDeadline(int64_t nowMs) {
     case Phase::kOpen:
       break;
   }
-  if (pingOutstanding_) {
-    // The ping went out pongTimeout ago (that is what this deadline was) and nothing came.
-    if (lastHeardMs_ < deadlineMs - options_->pongTimeoutMs) {
+  // The timer may fire for any of the reasons below, or early (a deadline moved later):
+  // each one checks its own time.
+  if (endpointDeadlineMs_ != 0 && nowMs >= endpointDeadlineMs_) {
+    endpointDeadlineMs_ = 0;
+    endpoint_->onEndpointDeadline(*this, nowMs);
+    if (phase_ != Phase::kOpen) return;
+  }
+  if (pongDueMs_ != 0) {
+    if (lastHeardMs_ >= pongDueMs_ - options_->pongTimeoutMs) {
+      pongDueMs_ = 0;  // heard from since the ping went out
+    } else if (nowMs >= pongDueMs_) {
       RC_LOG_DEBUG("c-{}-{}: no pong in time, dropping", loop()->id(), serial());
       phase_ = Phase::kDone;
       closeNow();
       return;
     }
-    pingOutstanding_ = false;
   }
-  if (options_->idleTimeoutMs > 0 && nowMs - lastMessageMs_ >= options_->idleTimeoutMs) {
-    close(kGoingAway, "idle timeout");
-    return;
+  if (pongDueMs_ == 0) {
+    if (options_->idleTimeoutMs > 0 && nowMs - lastMessageMs_ >= options_->idleTimeoutMs) {
+      close(kGoingAway, "idle timeout");
+      return;
+    }
+    if (options_->pingIntervalMs > 0 && nowMs - lastHeardMs_ >= options_->pingIntervalMs) {
+      send(buildFrame(Opcode::kPing, {}));
+      pongDueMs_ = nowMs + options_->pongTimeoutMs;
+    }
   }
-  if (options_->pingIntervalMs > 0 && nowMs - lastHeardMs_ >= options_->pingIntervalMs) {
-    send(buildFrame(Opcode::kPing, {}));
-    pingOutstanding_ = true;
-    setDeadline(nowMs + options_->pongTimeoutMs);
-    return;
-  }
-  armHeartbeat(nowMs);
+  armOpenDeadline(nowMs);
 }
 
 void WsConnection::sendText(std::string_view payload) {

@@ -45,6 +45,9 @@ class WsEndpoint {
   virtual void onMessage(WsConnection&, Opcode op, std::string_view payload) = 0;
   // The connection ended (close handshake, error, timeout or a dropped socket). Once.
   virtual void onClose(WsConnection&, uint16_t /*code*/) {}
+  // The deadline the endpoint set with WsConnection::setEndpointDeadline passed (the
+  // connection is open). It is cleared before the call; the endpoint may set a new one.
+  virtual void onEndpointDeadline(WsConnection&, int64_t /*nowMs*/) {}
 };
 
 // Settings shared by every connection of a listener; const once the loops run.
@@ -100,6 +103,13 @@ class WsConnection final : public net::TcpConnection {
   // Server shutdown: close with 1001 (or drop a connection still in its handshake).
   void goAway() override;
 
+  // The endpoint's own deadline for this connection (/ws: the token's expiry), in loop
+  // milliseconds (EventLoop::nowMs); 0 clears it. When it passes while the connection is
+  // open, WsEndpoint::onEndpointDeadline runs (within one timer tick, 50 ms). It shares the
+  // connection's one timer with the heartbeat (the earlier of the two is armed), so it adds
+  // no timer and no work per tick.
+  void setEndpointDeadline(int64_t atMs);
+
   // The endpoint stops (held) or resumes reading this peer's messages, for example while
   // too many of its commands wait for answers; output back-pressure still applies.
   void holdInput(bool held);
@@ -135,7 +145,9 @@ class WsConnection final : public net::TcpConnection {
   void upgrade(const http::Request& request, size_t consumed);
   void rejectHandshake(int status, std::string_view reason);
   void readFrames(uint8_t* data, size_t len);
-  void armHeartbeat(int64_t nowMs);
+  // Arms the connection's timer for the earliest of: the pong deadline (a ping is
+  // outstanding) or the next ping / idle check, and the endpoint's deadline.
+  void armOpenDeadline(int64_t nowMs);
   void finish(uint16_t code);  // the WebSocket is over: tell the endpoint, linger, drop
 
   // FrameParser sink.
@@ -152,13 +164,14 @@ class WsConnection final : public net::TcpConnection {
   std::string unread_;  // read but not parsed: input paused in the middle of a chunk
   FrameParser parser_;
   Phase phase_ = Phase::kHandshake;
-  bool pingOutstanding_ = false;
   bool endpointNotified_ = false;
-  bool inputHeld_ = false;        // holdInput(true): not read until holdInput(false)
-  DeflateParams deflate_;         // what the handshake negotiated
-  int8_t subprotocolIndex_ = -1;  // into options_->handshake.subprotocols
-  int64_t lastHeardMs_;           // any bytes from the peer
-  int64_t lastMessageMs_;         // last data message from the peer (idle timeout)
+  bool inputHeld_ = false;          // holdInput(true): not read until holdInput(false)
+  DeflateParams deflate_;           // what the handshake negotiated
+  int8_t subprotocolIndex_ = -1;    // into options_->handshake.subprotocols
+  int64_t lastHeardMs_;             // any bytes from the peer
+  int64_t lastMessageMs_;           // last data message from the peer (idle timeout)
+  int64_t pongDueMs_ = 0;           // a ping is outstanding: drop unless heard from by then; else 0
+  int64_t endpointDeadlineMs_ = 0;  // setEndpointDeadline; 0: none
 };
 
 }  // namespace ringcast::ws
