@@ -34,9 +34,9 @@ bool isValidName(std::string_view name) {
 }
 
 // The members parseCommand reads, by slot.
-enum Member { kOp, kId, kChannel, kPresence, kSince, kData, kTo, kMemberCount };
+enum Member { kOp, kId, kChannel, kPresence, kSince, kData, kTo, kToken, kMemberCount };
 constexpr std::array<std::string_view, kMemberCount> kMemberNames = {
-    "op", "id", "channel", "presence", "since", "data", "to"};
+    "op", "id", "channel", "presence", "since", "data", "to", "token"};
 
 struct Ops {
   std::string_view name;
@@ -44,7 +44,8 @@ struct Ops {
 };
 constexpr Ops kOps[] = {{"subscribe", Op::kSubscribe}, {"unsubscribe", Op::kUnsubscribe},
                         {"publish", Op::kPublish},     {"send", Op::kSend},
-                        {"presence", Op::kPresence},   {"ping", Op::kPing}};
+                        {"presence", Op::kPresence},   {"ping", Op::kPing},
+                        {"refresh", Op::kRefresh}};
 
 bool fail(CommandError* err, std::string_view code, std::string_view message) {
   err->code = code;
@@ -234,6 +235,16 @@ bool parseCommand(std::string_view text, Command* out, CommandError* err) {
       if (!present[kData]) return fail(err, "bad_request", "missing data");
       out->data.assign(raw[1]);
       break;
+    case Op::kRefresh: {
+      std::string_view token;
+      if (!present[kToken]) return fail(err, "bad_request", "missing token");
+      if (values[kToken].get_string().get(token) || token.empty() ||
+          token.size() > kMaxTokenBytes) {
+        return fail(err, "bad_request", "token must be a string of 1 to 8192 bytes");
+      }
+      out->token.assign(token);
+      break;
+    }
     case Op::kPing:
       break;
   }

@@ -36,8 +36,17 @@ inline constexpr size_t kMaxEpochBytes = 128;   // "since":{"epoch":...}
 // Users listed in one presence reply (its "total" counts them all): a reply stays under
 // ~300 KiB with the longest names, whatever the channel's size.
 inline constexpr size_t kMaxPresenceEntries = 1000;
+// "token" of a refresh: as long as a token the upgrade request could carry in its 8 KiB of
+// headers.
+inline constexpr size_t kMaxTokenBytes = 8192;
 
-enum class Op { kSubscribe, kUnsubscribe, kPublish, kSend, kPresence, kPing };
+// The close code and reason of a connection whose token's exp passed without a refresh: in
+// the private-use range (RFC 6455 7.4.2), 4000 + the HTTP status an expired token gets at
+// the upgrade (401), as graphql-ws numbers its codes. A client reconnects with a new token.
+inline constexpr uint16_t kTokenExpiredCloseCode = 4401;
+inline constexpr std::string_view kTokenExpiredReason = "token expired";
+
+enum class Op { kSubscribe, kUnsubscribe, kPublish, kSend, kPresence, kPing, kRefresh };
 
 struct Since {
   uint64_t offset = 0;  // the last offset the client saw
@@ -53,6 +62,7 @@ struct Command {
   Since since;
   std::string data;             // publish, send: raw JSON text of "data", byte for byte
   std::vector<std::string> to;  // send: the recipients, in the order given, each once
+  std::string token;            // refresh: the new token, not yet verified
 };
 
 // Removes repeated names, keeping the first of each in order (a send reaches each user once).
@@ -68,7 +78,8 @@ struct CommandError {
 // (then *out is unspecified). Rules, in the order they are checked:
 // - not one JSON value (see core/json.h): bad_json, without id;
 // - not an object: bad_request;
-// - a known member ("op", "id", "channel", "presence", "since", "data", "to") appears twice:
+// - a known member ("op", "id", "channel", "presence", "since", "data", "to", "token")
+//   appears twice:
 //   bad_request (so no two readers can disagree on which one counts); unknown members are
 //   ignored;
 // - "id" not a number or a string of at most kMaxIdBytes (a number's text at most
@@ -82,6 +93,7 @@ struct CommandError {
 //     publish      channel, data
 //     send         to (a user name or a non-empty list of them), data
 //     ping         nothing
+//     refresh      token (a string of 1..kMaxTokenBytes bytes; verified by the caller)
 //   channel and user names must be valid (see above). Missing or wrong: bad_request; a "to"
 //   list longer than kMaxRecipients: too_large.
 // `data` is any JSON value. Command::data holds the exact bytes of that value as they stand

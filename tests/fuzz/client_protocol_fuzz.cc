@@ -58,7 +58,12 @@ void checkCommand(std::string_view input, const Command& c) {
     case Op::kPing:
       check(c.channel.empty() && c.data.empty() && c.to.empty());
       break;
+    case Op::kRefresh:
+      check(!c.token.empty() && c.token.size() <= ringcast::push::kMaxTokenBytes);
+      check(c.channel.empty() && c.data.empty() && c.to.empty());
+      break;
   }
+  if (c.op != Op::kRefresh) check(c.token.empty());
   if (!c.data.empty()) {
     check(json::isValidJson(c.data));
     check(json::trimWhitespace(c.data) == c.data);

@@ -97,6 +97,41 @@ TEST(ClientProtocolParse, SendToOneOrMany) {
   EXPECT_EQ(c.data, "1");
 }
 
+TEST(ClientProtocolParse, RefreshCarriesTheTokenAsSent) {
+  Command c = parseOk(R"({"op":"refresh","id":7,"token":"aGVhZA.cGF5bG9hZA.c2ln"})");
+  EXPECT_EQ(c.op, Op::kRefresh);
+  EXPECT_EQ(c.id, "7");
+  EXPECT_EQ(c.token, "aGVhZA.cGF5bG9hZA.c2ln");
+  // Not verified here: any string of the right size is the caller's to check.
+  EXPECT_EQ(parseOk(R"({"op":"refresh","token":"x"})").token, "x");
+  const std::string longest(kMaxTokenBytes, 't');
+  EXPECT_EQ(parseOk(R"({"op":"refresh","token":")" + longest + "\"}").token, longest);
+  // Other ops ignore a token member.
+  EXPECT_TRUE(parseOk(R"({"op":"ping","token":5})").token.empty());
+}
+
+TEST(ClientProtocolErrors, RefreshNeedsAToken) {
+  const std::string kShape = "token must be a string of 1 to 8192 bytes";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"op":"refresh","id":1})", "missing token"},
+      {R"({"op":"refresh","id":1,"token":""})", kShape},
+      {R"({"op":"refresh","id":1,"token":7})", kShape},
+      {R"({"op":"refresh","id":1,"token":["a.b.c"]})", kShape},
+      {R"({"op":"refresh","id":1,"token":null})", kShape},
+      {R"({"op":"refresh","id":1,"token":")" + std::string(kMaxTokenBytes + 1, 't') + "\"}",
+       kShape},
+      {R"({"op":"refresh","id":1,"token":"a","token":"b"})", "duplicate member \"token\""},
+  };
+  for (const auto& [text, message] : cases) {
+    CommandError e = parseError(text);
+    EXPECT_EQ(e.code, "bad_request") << text;
+    EXPECT_EQ(e.message, message) << text;
+    if (message.rfind("duplicate", 0) != 0) {
+      EXPECT_EQ(e.id, "1") << text;
+    }
+  }
+}
+
 TEST(ClientProtocolParse, IgnoresUnknownMembersAndMembersTheOpDoesNotUse) {
   Command c = parseOk(
       R"({"extra":{"deep":[1,2]},"op":"ping","channel":"bad name","data":1,"presence":"x"})");
