@@ -88,12 +88,44 @@ void Session::detach() {
   if (inFlight_ == 0) delete this;
 }
 
+void Session::replaceGrants(const Identity& fresh) {
+  identity_.hasSubs = fresh.hasSubs;
+  identity_.subs = fresh.subs;
+  identity_.hasPubs = fresh.hasPubs;
+  identity_.pubs = fresh.pubs;
+  identity_.canSend = fresh.canSend;
+  identity_.expSec = fresh.expSec;
+}
+
 void PushEndpoint::onOpen(ws::WsConnection& conn) {
   Session& s = sessionOf(conn);
   Fanout::currentShard()->addSession(&s);
   std::string json;
   frame::welcome(json, s.user(), connName(conn), engine_->nodeEpoch());
   conn.sendText(json);
+  armExpiry(s);
+}
+
+void PushEndpoint::armExpiry(Session& s) {
+  ws::WsConnection* conn = s.conn();
+  const int64_t expSec = s.identity().expSec;
+  if (expSec == 0) {
+    conn->setEndpointDeadline(0);
+    return;
+  }
+  // exp is wall-clock time, the loop's timers are monotonic: arm for the time left now, and
+  // look at the wall clock again when it fires (it may have been set meanwhile).
+  const int64_t leftMs = std::max<int64_t>(expSec * 1000 - wallMs(), 1);
+  conn->setEndpointDeadline(conn->loop()->nowMs() + leftMs);
+}
+
+void PushEndpoint::onEndpointDeadline(ws::WsConnection& conn, int64_t) {
+  Session& s = sessionOf(conn);
+  const int64_t expSec = s.identity().expSec;
+  if (expSec == 0) return;
+  if (wallMs() < expSec * 1000) return armExpiry(s);  // the wall clock went back
+  RC_LOG_DEBUG("{}: token of {} expired", connName(conn), s.user());
+  conn.close(kTokenExpiredCloseCode, kTokenExpiredReason);
 }
 
 void PushEndpoint::onClose(ws::WsConnection& conn, uint16_t) {
@@ -155,6 +187,8 @@ void PushEndpoint::handle(Session& s, const Command& cmd) {
       s.conn()->sendText(json);
       return;
     }
+    case Op::kRefresh:
+      return refresh(s, cmd);
   }
 }
 
@@ -278,6 +312,27 @@ void PushEndpoint::presence(Session& s, const Command& cmd) {
                           frame::presence(json, id, channel, page.total, views);
                           s.conn()->sendText(json);
                         });
+}
+
+// Checked exactly like the upgrade's token; a refused one changes nothing (the old expiry
+// stays in force).
+void PushEndpoint::refresh(Session& s, const Command& cmd) {
+  if (options_->jwtSecret.empty()) {
+    return replyError(s, cmd.id, "bad_request", "dev mode has no tokens to refresh");
+  }
+  AuthResult auth =
+      verifyToken(cmd.token, options_->jwtSecret, wallMs() / 1000, options_->tokenClaims);
+  if (!auth.ok) return replyError(s, cmd.id, "unauthorized", auth.reason);
+  if (auth.identity.user != s.user()) {
+    return replyError(s, cmd.id, "unauthorized", "token is for another user");
+  }
+  s.replaceGrants(auth.identity);
+  armExpiry(s);
+  frame::ReplyOk reply;
+  reply.id = cmd.id;
+  std::string json;
+  frame::replyOk(json, reply);
+  s.conn()->sendText(json);
 }
 
 }  // namespace ringcast::push

@@ -2,6 +2,12 @@
 // handling of its JSON commands. PushEndpoint is the WsEndpoint of /ws: it authenticates the
 // upgrade (HS256 token, or ?user= in dev mode), creates the Session and feeds it messages.
 //
+// Token expiry: a token's `exp` is the connection's endpoint deadline (WsConnection::
+// setEndpointDeadline, on the connection's one timer, so it costs nothing per tick); when it
+// passes the connection is closed with kTokenExpiredCloseCode, unless a `refresh` command
+// brought a valid token for the same user first (its exp, subs, pubs and send then replace
+// the old ones). Dev mode has no tokens and nothing expires.
+//
 // Thread safety: a Session lives on its connection's loop and is used only there.
 #pragma once
 
@@ -39,6 +45,9 @@ class Session {
   ws::WsConnection* conn() const { return conn_; }
   const std::string& user() const { return identity_.user; }
   const Identity& identity() const { return identity_; }
+  // A refreshed token for the same user: its permissions and expiry replace the current ones
+  // (user and display name stay). REQUIRES: fresh.user == user().
+  void replaceGrants(const Identity& fresh);
 
   // A subscription as the session sees it: which local channel, and where its entry sits
   // in that channel's subscriber array (kept up to date by the shard's swap-removes).
@@ -88,6 +97,7 @@ class PushEndpoint final : public ws::WsEndpoint {
   void onOpen(ws::WsConnection& conn) override;
   void onMessage(ws::WsConnection& conn, ws::Opcode op, std::string_view payload) override;
   void onClose(ws::WsConnection& conn, uint16_t code) override;
+  void onEndpointDeadline(ws::WsConnection& conn, int64_t nowMs) override;
 
  private:
   void handle(Session& s, const Command& cmd);
@@ -96,6 +106,9 @@ class PushEndpoint final : public ws::WsEndpoint {
   void publish(Session& s, const Command& cmd);
   void sendDirect(Session& s, const Command& cmd);
   void presence(Session& s, const Command& cmd);
+  void refresh(Session& s, const Command& cmd);
+  // Sets the connection's deadline to the token's exp (none without one).
+  static void armExpiry(Session& s);
   void replyError(Session& s, std::string_view id, std::string_view code, std::string_view message);
 
   Engine* engine_;
