@@ -24,6 +24,7 @@ import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { crc32, deflateSync } from 'node:zlib';
+import { createHmac } from 'node:crypto';
 import WebSocket from 'ws';
 import { makeCertificate } from './test_certificate.mjs';
 
@@ -62,10 +63,12 @@ function withTimeout(promise, ms, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-// Starts ringcast on free loopback ports; resolves with {proc, ws, api, exited}.
-async function startServer(tls) {
-  const args = ['--dev', '--listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0',
-    '--publish-listen', '127.0.0.1:0', '--threads', '2', '--history-size', String(HISTORY)];
+// Starts ringcast on free loopback ports, in dev mode unless `extra` gives a --jwt-secret;
+// resolves with {proc, ws, api, exited}.
+async function startServer(tls, extra = []) {
+  const mode = extra.includes('--jwt-secret') ? [] : ['--dev'];
+  const args = [...mode, '--listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0',
+    '--publish-listen', '127.0.0.1:0', '--threads', '2', '--history-size', String(HISTORY), ...extra];
   if (tls) args.push('--tls-cert', tls.cert, '--tls-key', tls.key);
   if (!COMPRESSION) args.push('--compression', 'off');
   const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -564,5 +567,66 @@ test(`demo page over ${HTTP}: presence, messages, direct, notice, leave, reconne
       assert.ok(alive, `the server died during the test: ${JSON.stringify(exit)}`);
       assert.deepEqual(exit, { code: 0, signal: null }, 'server exit after SIGTERM');
     });
+  }
+});
+
+// An HS256 JWT for `claims`, signed with `secret` (what a back end hands the page).
+function signToken(claims, secret) {
+  const b64 = (v) => Buffer.from(v).toString('base64url');
+  const body = `${b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64(JSON.stringify(claims))}`;
+  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
+}
+
+// Token mode: the client's getToken callback gives tokens that live 2 to 3 seconds (exp is
+// in whole seconds); the client must renew each before its exp by itself, so the gateway
+// never closes the connection with 4401, and messages keep coming. The plain variant only:
+// TLS and compression change nothing here.
+const tokenSkip = skip || (TLS || !COMPRESSION ? 'token renewal runs in the plain variant' : false);
+test('the JS client renews its token by itself before exp', { skip: tokenSkip, timeout: 60000 }, async () => {
+  const { chromium } = await import('playwright-core');
+  const secret = 'browser-token-secret-of-32-bytes!';
+  const server = await startServer(null, ['--jwt-secret', secret]);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const minted = []; // exp of every token handed out
+  try {
+    const page = await (await browser.newContext()).newPage();
+    const errors = [];
+    page.on('pageerror', (err) => errors.push(String(err)));
+    await page.exposeFunction('mintToken', () => {
+      const iat = Math.floor(Date.now() / 1000);
+      minted.push(iat + 3);
+      return signToken({ sub: 'dana', iat, exp: iat + 3 }, secret);
+    });
+    await page.goto(`http://127.0.0.1:${server.ws}/`);
+    await page.waitForFunction(() => window.RingcastClient !== undefined, null, { timeout: STEP_MS });
+    await withTimeout(page.evaluate(() => {
+      const rc = new window.RingcastClient();
+      window.tokenTest = { rc, events: [], messages: [] };
+      rc.on('refreshed', (e) => window.tokenTest.events.push({ type: 'refreshed', exp: e.exp }));
+      rc.on('close', (e) => window.tokenTest.events.push({ type: 'close', code: e.code, reason: e.reason }));
+      rc.on('error', (e) => window.tokenTest.events.push({ type: 'error', code: e.code, message: e.message }));
+      rc.on('message', (m) => window.tokenTest.messages.push(m.data));
+      rc.connect('/ws', { getToken: () => window.mintToken() });
+      return rc.subscribe('news');
+    }), STEP_MS, 'connected with a token from getToken and subscribed');
+    assert.equal(await page.evaluate(() => window.tokenTest.rc.user), 'dana');
+    const firstExp = minted[0];
+    // Two renewals: the connection outlives the first token and the second.
+    await page.waitForFunction(() => window.tokenTest.events.filter((e) => e.type === 'refreshed').length >= 2,
+      null, { timeout: 8000 });
+    const events = await page.evaluate(() => window.tokenTest.events);
+    assert.deepEqual(events.filter((e) => e.type !== 'refreshed'), [], JSON.stringify(events));
+    assert.deepEqual(events.map((e) => e.exp), minted.slice(1, 3), JSON.stringify({ events, minted }));
+    assert.ok(Date.now() >= firstExp * 1000, 'the first token has expired by now');
+    await api(server, '/api/publish', { channel: 'news', data: { after: 'renewals' } });
+    await page.waitForFunction(() => window.tokenTest.messages.length === 1, null, { timeout: STEP_MS });
+    assert.deepEqual(await page.evaluate(() => window.tokenTest.messages), [{ after: 'renewals' }]);
+    assert.deepEqual(await page.evaluate(() => window.tokenTest.events.filter((e) => e.type !== 'refreshed')), []);
+    assert.equal(await page.evaluate(() => window.tokenTest.rc.state), 'open');
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    const exit = await stopServer(server);
+    assert.deepEqual(exit, { code: 0, signal: null }, 'server exit after SIGTERM');
   }
 });

@@ -4,7 +4,8 @@
 //
 //   const rc = new RingcastClient();
 //   rc.on('message', (m) => show(m.channel, m.from, m.data));
-//   rc.connect('/ws', { user: 'alice', name: 'Alice' });
+//   rc.connect('/ws', { user: 'alice', name: 'Alice' });   // dev mode
+//   rc.connect('/ws', { getToken: () => fetch('/token').then((r) => r.text()) });  // tokens
 //   await rc.subscribe('room:lobby', { presence: true });
 //   await rc.publish('room:lobby', { text: 'hi' });
 //
@@ -16,7 +17,10 @@
 //   delivered (recovered:true) or the application is told to reload (the 'reset' event);
 // - tracks the last offset per channel and drops a message whose offset it has already
 //   delivered, so the application never sees one twice;
-// - matches each reply to its command by id and returns promises.
+// - matches each reply to its command by id and returns promises;
+// - with a getToken callback, asks it for a token before every connect and reconnect, and
+//   renews the token on the open connection (the refresh command) at refreshAt (85%) of its
+//   lifetime, so the gateway never closes the connection with 4401 "token expired".
 (function (global) {
   'use strict';
 
@@ -26,7 +30,21 @@
     reconnect: true, // false: stay closed after a close
     requestTimeout: 15000, // ms before a command without a reply is rejected
     maxQueued: 1000, // commands kept while disconnected
+    refreshAt: 0.85, // share of a token's lifetime after which getToken is asked for a new one
   };
+
+  // The `exp` and `iat` claims of a JWT (Unix seconds), or nulls when it has none or is not
+  // a JWT. The token is not verified: the gateway does that.
+  function tokenTimes(token) {
+    try {
+      const part = String(token).split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      const claims = JSON.parse(atob(part + '='.repeat((4 - (part.length % 4)) % 4)));
+      const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+      return { exp: num(claims.exp), iat: num(claims.iat) };
+    } catch (err) {
+      return { exp: null, iat: null };
+    }
+  }
 
   // The error a rejected promise carries: code is the server's error code ("forbidden",
   // "bad_request", ...) or one of the client's own: "closed", "timeout", "not_connected".
@@ -56,6 +74,10 @@
       this._nextId = 1;
       this._timer = null;
       this._stopped = false;
+      this._getToken = null; // connect({getToken}): async () => token
+      this._token = null; // the token of the current connection
+      this._tokenAt = 0; // Date.now() when getToken gave it
+      this._refreshTimer = null;
     }
 
     // ---- events ----
@@ -63,14 +85,18 @@
     // Events (each handler gets one object):
     //   open         the socket opened (the welcome frame follows)
     //   welcome      {user, conn, epoch, reconnect}: the session is ready
-    //   close        {code, reason, wasClean, wasOpen, willReconnect, delay}
+    //   close        {code, reason, wasClean, wasOpen, willReconnect, delay}; code 4401:
+    //                the token expired (the next attempt asks getToken for a new one)
+    //   refreshed    {exp}: the gateway took the new token from getToken
     //   reconnecting {attempt, delay}
     //   subscribed   {channel, offset, epoch, resumed, recovered}
     //   reset        {channel, offset, epoch}: missed messages are gone; reload the state
     //   gap          {channel, from, to}: offsets that were skipped (drop-oldest policy)
     //   message, direct, notice, join, leave, dropped: the server frames as they are
     //   error        {code, message, ...}: a server error without id, a refused subscribe,
-    //                a socket error
+    //                a socket error, a getToken that failed (code 'token') or a refused
+    //                refresh (code 'refresh': the connection closes at the old exp unless a
+    //                later attempt succeeds)
     //   frame        every frame, parsed, before it is handled
     on(event, fn) {
       if (!this._handlers.has(event)) this._handlers.set(event, new Set());
@@ -99,7 +125,9 @@
     // ---- connection ----
 
     // url: ws://host/ws, a path such as '/ws' (the page's own host), or nothing ('/ws').
-    // opts: {user, name} in dev mode, or {token} (a JWT) when the gateway checks tokens.
+    // opts: {user, name} in dev mode; when the gateway checks tokens, {getToken} (a function
+    // returning a JWT or a promise of one, called before each connection and to renew the
+    // token before it expires) or {token} (one JWT: the connection ends when it expires).
     connect(url, opts = {}) {
       const target = new URL(url || '/ws', global.location ? global.location.href : undefined);
       if (target.protocol === 'http:') target.protocol = 'ws:';
@@ -110,6 +138,9 @@
         }
       }
       this.url = target.toString();
+      this._getToken = typeof opts.getToken === 'function' ? opts.getToken : null;
+      this._token = opts.getToken ? null : (opts.token || null);
+      this._tokenAt = Date.now();
       this._stopped = false;
       this.attempts = 0;
       if (this.ws) {
@@ -129,6 +160,7 @@
       this._stopped = true;
       clearTimeout(this._timer);
       this._timer = null;
+      this._cancelRefresh();
       this._failQueued(new RingcastError('closed', 'the client was closed'));
       if (this.ws && this.ws.readyState <= 1) {
         this.ws.close(code, reason);
@@ -149,10 +181,33 @@
       clearTimeout(this._timer);
       this._timer = null;
       this._setState('connecting');
+      if (!this._getToken) {
+        this._openSocket(this.url);
+        return;
+      }
+      // A fresh token for every attempt: the last one may have expired meanwhile.
+      const url = this.url;
+      Promise.resolve()
+        .then(() => this._getToken())
+        .then((token) => {
+          if (this._stopped || this.url !== url || this.state !== 'connecting' || this.ws) return;
+          const target = new URL(url);
+          target.searchParams.set('token', String(token));
+          this._token = String(token);
+          this._tokenAt = Date.now();
+          this._openSocket(target.toString());
+        }, (err) => {
+          if (this._stopped || this.url !== url || this.state !== 'connecting' || this.ws) return;
+          this._emit('error', { code: 'token', message: String(err && err.message || err) });
+          this._scheduleReconnect({ code: 1006, reason: 'getToken failed', wasClean: false });
+        });
+    }
+
+    _openSocket(url) {
       const WS = this.options.WebSocket || global.WebSocket;
       let ws;
       try {
-        ws = new WS(this.url);
+        ws = new WS(url);
       } catch (err) {
         this._emit('error', { code: 'connect', message: String(err && err.message || err) });
         this._scheduleReconnect({ code: 1006, reason: 'connect failed', wasClean: false });
@@ -180,6 +235,7 @@
 
     _onClose(info, replaced = false) {
       const wasOpen = this.state === 'open';
+      this._cancelRefresh();
       for (const entry of this.channels.values()) entry.subscribed = false;
       // Commands in flight may or may not have reached the server: only the caller can
       // decide whether to repeat them. A subscribe in flight is repeated after the reconnect
@@ -223,6 +279,59 @@
       return Math.round(base * (0.8 + 0.2 * Math.random()));
     }
 
+    // ---- token renewal ----
+
+    // Asks getToken for a new token at refreshAt of the current one's lifetime, counted from
+    // when it arrived, and sends it with refresh. Nothing to do without getToken or exp.
+    _scheduleRefresh(retry = false) {
+      this._cancelRefresh();
+      if (!this._getToken || !this._token) return;
+      const { exp, iat } = tokenTimes(this._token);
+      if (exp === null) return;
+      // The lifetime by this machine's clock, unless that clock says the token is already
+      // past (a skewed clock): then exp - iat, which needs no clock.
+      const local = exp * 1000 - this._tokenAt;
+      const issued = iat !== null && iat < exp ? (exp - iat) * 1000 : null;
+      const lifetimeMs = local > 0 ? Math.min(local, issued === null ? local : issued) : (issued || 0);
+      const expiresAt = this._tokenAt + lifetimeMs;
+      const now = Date.now();
+      let at = this._tokenAt + lifetimeMs * this.options.refreshAt;
+      // After a refused or failed refresh: once more halfway to the expiry.
+      if (retry) at = now + (expiresAt - now) / 2;
+      if (retry && expiresAt - now < 1000) return; // too late: reconnect after the close
+      this._refreshTimer = setTimeout(() => {
+        this._refreshTimer = null;
+        this._refresh();
+      }, Math.max(0, at - now));
+    }
+
+    _cancelRefresh() {
+      clearTimeout(this._refreshTimer);
+      this._refreshTimer = null;
+    }
+
+    _refresh() {
+      const ws = this.ws;
+      Promise.resolve()
+        .then(() => this._getToken())
+        .then((token) => {
+          if (this.ws !== ws || this.state !== 'open') return undefined;
+          return this._send({ op: 'refresh', token: String(token) }).then(() => {
+            if (this.ws !== ws) return;
+            this._token = String(token);
+            this._tokenAt = Date.now();
+            this._emit('refreshed', { exp: tokenTimes(this._token).exp });
+            this._scheduleRefresh();
+          });
+        })
+        .catch((err) => {
+          if (this.ws !== ws || this.state !== 'open') return;
+          const code = err instanceof RingcastError ? 'refresh' : 'token';
+          this._emit('error', { code, message: String(err && err.message || err), reason: err.code });
+          this._scheduleRefresh(true);
+        });
+    }
+
     // ---- frames ----
 
     _onText(text) {
@@ -261,6 +370,7 @@
       this.epoch = f.epoch;
       this.attempts = 0;
       this._setState('open');
+      this._scheduleRefresh();
       this._emit('welcome', Object.assign({ reconnect }, f));
       // Channels first (so that recovery starts at once), then what waited for the socket.
       for (const [channel, entry] of this.channels) this._subscribeEntry(channel, entry);
