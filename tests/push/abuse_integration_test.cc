@@ -624,6 +624,46 @@ void joinLeaveStorm(Gateway& gw, HealthyTraffic& healthy) {
   EXPECT_LT(events.size(), 400u);
 }
 
+// 200 connections whose tokens expire in two seconds, all at once: each is closed with 4401
+// "token expired" when its exp passes (one that refreshed in time stays), and the healthy
+// clients, whose tokens are good for an hour, notice nothing.
+void expiredToken(Gateway& gw, HealthyTraffic& healthy) {
+  constexpr size_t kExpiring = 200;
+  const int64_t exp = nowSec() + 2;
+  auto expiring = [&](std::string_view user) {
+    return "/ws?token=" + push::signToken(std::string(R"({"sub":")") + std::string(user) +
+                                              R"(","exp":)" + std::to_string(exp) + "}",
+                                          kSecret);
+  };
+  std::vector<std::unique_ptr<PushClient>> clients;
+  for (size_t i = 0; i < kExpiring; ++i) {
+    clients.push_back(std::make_unique<PushClient>());
+    ASSERT_TRUE(clients.back()->connect(gw.wsPort, expiring("short" + std::to_string(i)))) << i;
+  }
+  PushClient refreshed;
+  ASSERT_TRUE(refreshed.connect(gw.wsPort, expiring("renewer")));
+  healthy.begin();
+  auto reply =
+      refreshed.request(R"({"op":"refresh","id":"r","token":")" + token("renewer") + R"("})");
+  ASSERT_TRUE(reply) << refreshed.lastRead().describe();
+  EXPECT_TRUE(reply->boolean("ok").value_or(false)) << reply->text();
+  for (size_t i = 0; i < kExpiring; ++i) {
+    auto more = clients[i]->next(milliseconds(5000));
+    ASSERT_FALSE(more) << i << ": " << more->text();
+    const ReadResult& end = clients[i]->lastRead();
+    ASSERT_TRUE(end.ok() && end.frame.isClose()) << i << ": " << end.describe();
+    EXPECT_EQ(end.frame.closeCode(), 4401) << i;
+    EXPECT_EQ(end.frame.closeReason(), "token expired") << i;
+  }
+  // Closed when exp passed (whole seconds: from exp to exp + 1 s, plus a loaded machine's
+  // slack), not before.
+  EXPECT_GE(nowSec(), exp);
+  EXPECT_LE(nowSec(), exp + 3);
+  auto pong = refreshed.request(R"({"op":"ping"})");
+  ASSERT_TRUE(pong) << "the refreshed connection was closed: " << refreshed.lastRead().describe();
+  EXPECT_EQ(pong->type(), "pong");
+}
+
 const std::vector<Attack>& attacks() {
   static const std::vector<Attack> table = {
       {"ForgedIdentity", {}, forgedIdentity},
@@ -636,6 +676,7 @@ const std::vector<Attack>& attacks() {
       {"SubscriptionFlood", {"--command-rate", "0"}, subscriptionFlood},
       {"CommandFlood", {}, commandFlood},
       {"JoinLeaveStorm", {}, joinLeaveStorm},
+      {"ExpiredToken", {}, expiredToken},
       {"ChannelCreationFlood",
        {"--history-ttl", "1s", "--max-history-memory", "16MiB"},
        channelCreationFlood},
