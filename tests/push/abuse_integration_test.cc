@@ -193,10 +193,6 @@ class HealthyTraffic {
         }
         rttMs_.push_back(
             std::chrono::duration<double, std::milli>(Clock::now() - roundDue).count());
-        if (rttMs_.back() > 200)
-          std::cerr << "SLOW " << i << " due "
-                    << std::chrono::duration<double>(roundDue.time_since_epoch()).count() << " rtt "
-                    << rttMs_.back() << "\n";
       }
     }
   }
