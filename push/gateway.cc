@@ -203,6 +203,7 @@ int Gateway::run() {
                                       ? MemoryLimit{flags_.maxMemoryBytes, "--max-memory"}
                                       : detectMemoryLimit();
   memory_ = std::make_unique<MemoryGuard>(memoryLimit.bytes);
+  memory_->measure();  // high() is right from the first request, on any loop
   MemoryEngineOptions mo;
   mo.historySize = flags_.historySize;
   mo.historyTtlMs = flags_.historyTtlMs;
