@@ -27,7 +27,8 @@
 #   BENCH [build/bench/ringcast-bench] SCENARIOS [all of the above] RUNS [3] DURATION [5s]
 #   SIZE [64] PUBLISH_CONNS [4] PUBLISH_INFLIGHT [16] ROOMS_SUBS [10000] ROOMS [1000]
 #   FANOUT_BIG [10000] FANOUT_SMALL [1000] LATENCY_RATE [20] LATENCY_DURATION [10s]
-#   IDLE_CONNS [18000] IDLE_RATE [2] SRC [127.0.0.1-127.0.0.4] SERVER_CPU [1] CLIENT_CPU [0]
+#   IDLE_CONNS [18000] IDLE_CHANNELS [IDLE_CONNS/10] IDLE_RATE [2] IDLE_WARMUP [empty; 1: 200
+#   sessions come and go before the baseline RSS is read] SRC [127.0.0.1-127.0.0.4] SERVER_CPU [1] CLIENT_CPU [0]
 #   OUT [build/rooms.md] WORK [a new /tmp/ringcast-rooms.*]
 #   PROFILE [empty; 1: perf record -g the server of every run for PROFILE_SECONDS (3) once
 #   publishing started, into WORK/TAG.perf.data]
@@ -57,6 +58,7 @@ LATENCY_RATE=${LATENCY_RATE:-20}
 LATENCY_DURATION=${LATENCY_DURATION:-10s}
 IDLE_CONNS=${IDLE_CONNS:-18000}
 IDLE_RATE=${IDLE_RATE:-2}
+IDLE_WARMUP=${IDLE_WARMUP:-}
 SRC=${SRC:-127.0.0.1-127.0.0.4}
 SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
@@ -132,14 +134,23 @@ run_one() {
         fanout1k) args=(--conns "$FANOUT_SMALL" "$api" --duration "$DURATION") ;;
         latency) args=(--conns "$FANOUT_BIG" --src "$SRC" "$api" --rate "$LATENCY_RATE"
             --duration "$LATENCY_DURATION") ;;
-        idle) args=(--conns "$IDLE_CONNS" --channels "$((IDLE_CONNS / 10))" --src "$SRC" "$api"
-            --rate "$IDLE_RATE" --duration 6s) ;;
+        idle) args=(--conns "$IDLE_CONNS" --channels "${IDLE_CHANNELS:-$((IDLE_CONNS / 10))}"
+            --src "$SRC" "$api" --rate "$IDLE_RATE" --duration 6s) ;;
     esac
     args+=(--ready-file "$WORK/$tag.ready")
     [[ -z $PROFILE ]] ||
         profile_when_ready "$WORK/$tag.ready" "$WORK/$tag.perf.data" "$PROFILE_SECONDS" "$SRV_PID"
     echo "$tag: $BENCH ${common[*]} ${args[*]}" >>"$WORK/commands.txt"
     sleep 0.3
+    if [[ $scen == idle && -n $IDLE_WARMUP ]]; then
+        # What the first sessions touch once (code and library pages, the loop's buffers) is
+        # not a cost per connection: 200 sessions come, get a few messages and go first.
+        taskset -c "$CLIENT_CPU" timeout "$RUN_TIMEOUT" "$BENCH" fanout \
+            --url "ws://$SRV_WS/ws?user=bench" --channel room --size "$SIZE" --quiet \
+            --conns 200 --channels 20 "$api" --rate 20 --duration 1s >"$WORK/$tag.warmup.log" 2>&1 ||
+            die "the warm-up client failed; see $WORK/$tag.warmup.log"
+        sleep 1
+    fi
     before=$(vmrss_kb "$SRV_PID")
     taskset -c "$CLIENT_CPU" timeout "$RUN_TIMEOUT" "$BENCH" "${common[@]}" "${args[@]}" \
         >"$WORK/$tag.client.log" 2>&1 &
