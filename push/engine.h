@@ -12,7 +12,8 @@
 // Each callback is called exactly once, also when the engine cannot do the work.
 //
 // Thread safety: all methods are safe from any loop thread; implementations state their own
-// locking rules. attachLoop() runs once on each loop thread before it serves connections.
+// locking rules. attachLoop() runs once on each loop thread before it serves connections,
+// detachLoop() once on each after it closed them, before it stops.
 #pragma once
 
 #include <atomic>
@@ -65,6 +66,9 @@ class Engine : public Hub {
 
   // On loop thread `loop`, before it serves connections.
   virtual void attachLoop(net::EventLoop& loop) = 0;
+  // On loop thread `loop`, once it has closed its connections and before it stops: frees
+  // what the engine keeps on that loop (clients, timers), which must not outlive it.
+  virtual void detachLoop(net::EventLoop& loop) = 0;
 
   // The epoch a node announces in its welcome frame (channels may carry their own).
   virtual std::string nodeEpoch() const = 0;

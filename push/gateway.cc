@@ -342,8 +342,11 @@ void Gateway::drain() {
     net::EventLoop* loop = &loops_->loop(i);
     auto done = std::make_shared<std::promise<void>>();
     dropped.push_back(done->get_future());
-    loop->queueInLoop([loop, done] {
+    loop->queueInLoop([this, loop, done] {
       loop->forEachConnection([](net::TcpConnection& c) { c.closeNow(); });
+      // What the engine and the memory guard keep on this loop goes with it, not after.
+      engine_->detachLoop(*loop);
+      if (loop->id() == 0) memory_->stop();
       done->set_value();
     });
   }

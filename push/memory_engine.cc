@@ -63,6 +63,11 @@ void MemoryEngine::attachLoop(net::EventLoop& loop) {
   sweeper_->setPeriodUs(kSweepPeriodMs * 1000);
 }
 
+void MemoryEngine::detachLoop(net::EventLoop& loop) {
+  loop.assertInLoopThread();
+  if (&loop == sweepLoop_) sweeper_.reset();
+}
+
 void MemoryEngine::sweepTick() {
   sweepLoop_->assertInLoopThread();
   channels_.sweep(kSweepVisitsPerTick, options_.historyTtlMs, wallMs());

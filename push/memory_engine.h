@@ -66,8 +66,9 @@ class MemoryEngine final : public Engine {
   static constexpr size_t kTrimStepsPerPublish = 64;
   static constexpr size_t kTrimStepsPerTick = 4096;
 
-  // Engine. attachLoop starts the sweep ticker on loop 0.
+  // Engine. attachLoop starts the sweep ticker on loop 0, detachLoop stops it.
   void attachLoop(net::EventLoop& loop) override;
+  void detachLoop(net::EventLoop& loop) override;
   std::string nodeEpoch() const override { return epoch_; }
   void channelInterest(std::string_view, bool) override {}  // every message is local
   void recover(std::string_view channel, const std::optional<StreamPosition>& since,

@@ -20,6 +20,11 @@ void MemoryGuard::start(net::EventLoop& loop) {
   ticker_->setPeriodUs(kMeasurePeriodMs * 1000);
 }
 
+void MemoryGuard::stop() {
+  if (loop_ != nullptr) loop_->assertInLoopThread();
+  ticker_.reset();
+}
+
 void MemoryGuard::measure() {
   const uint64_t used = rss_.residentBytes();
   usedBytes_.store(used, std::memory_order_relaxed);

@@ -42,6 +42,8 @@ class MemoryGuard {
 
   // Starts the ticker on `loop`. REQUIRES: loop's thread.
   void start(net::EventLoop& loop);
+  // Stops it (before its loop stops). REQUIRES: that loop's thread.
+  void stop();
   // Reads the resident set size now and updates high(). Called by the ticker.
   void measure();
 

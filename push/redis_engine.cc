@@ -105,6 +105,13 @@ void RedisEngine::attachLoop(net::EventLoop& loop) {
   refreshTicker_->setPeriodUs(std::max<int64_t>(options_.presenceTtlMs / 3, 1) * 1000);
 }
 
+void RedisEngine::detachLoop(net::EventLoop& loop) {
+  loop.assertInLoopThread();
+  if (loop.id() != 0) return;
+  refreshTicker_.reset();
+  instances_.clear();  // the Redis clients close their sockets on the loop they live on
+}
+
 RedisEngine::Instance& RedisEngine::instanceFor(std::string_view key) {
   return instances_[hashKey(key) % instances_.size()];
 }

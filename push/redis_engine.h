@@ -81,6 +81,7 @@ class RedisEngine final : public Engine {
 
   // Engine
   void attachLoop(net::EventLoop& loop) override;
+  void detachLoop(net::EventLoop& loop) override;
   std::string nodeEpoch() const override { return nodeEpoch_; }
   void channelInterest(std::string_view channel, bool interested) override;
   void recover(std::string_view channel, const std::optional<StreamPosition>& since,
