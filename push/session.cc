@@ -69,6 +69,44 @@ int PushEndpoint::onUpgrade(ws::WsConnection& conn, const http::Request& request
   return 0;
 }
 
+uint32_t Session::position(const LocalChannel* channel) const {
+  if (index_ != nullptr) {
+    auto it = index_->find(channel);
+    return it == index_->end() ? kNotSubscribed : it->second;
+  }
+  for (uint32_t i = 0; i < subs_.size(); ++i) {
+    if (subs_[i].channel == channel) return i;
+  }
+  return kNotSubscribed;
+}
+
+void Session::addSub(Sub sub) {
+  subs_.push_back(sub);
+  if (index_ != nullptr) {
+    index_->emplace(sub.channel, static_cast<uint32_t>(subs_.size() - 1));
+  } else if (subs_.size() > kScanUpTo) {
+    index_ = std::make_unique<std::unordered_map<const LocalChannel*, uint32_t>>();
+    index_->reserve(subs_.size() * 2);
+    for (uint32_t i = 0; i < subs_.size(); ++i) index_->emplace(subs_[i].channel, i);
+  }
+}
+
+bool Session::removeSub(uint32_t position, Sub* moved) {
+  if (index_ != nullptr) index_->erase(subs_[position].channel);
+  const bool last = position + 1 == subs_.size();
+  if (!last) {
+    subs_[position] = subs_.back();
+    *moved = subs_[position];
+    if (index_ != nullptr) (*index_)[moved->channel] = position;
+  }
+  subs_.pop_back();
+  if (subs_.empty()) {
+    index_.reset();
+    std::vector<Sub>().swap(subs_);  // a session that had thousands keeps no array
+  }
+  return !last;
+}
+
 void Session::beginRequest() {
   if (++inFlight_ == kMaxInFlight) conn_->holdInput(true);
 }

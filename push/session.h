@@ -55,10 +55,25 @@ class Session {
     LocalChannel* channel;
     uint32_t index;
   };
-  std::vector<Sub>& subs() { return subs_; }
-  // Where each of subs() sits, by channel: membership in O(1). Kept by the shard with subs().
-  std::unordered_map<const LocalChannel*, uint32_t>& subIndexByChannel() { return subIndex_; }
-  bool isSubscribed(const LocalChannel* channel) const { return subIndex_.contains(channel); }
+  const std::vector<Sub>& subs() const { return subs_; }
+  Sub& sub(uint32_t position) { return subs_[position]; }
+  // Where `channel` sits in subs(), or kNotSubscribed. O(1) either way: a scan while the
+  // session has at most kScanUpTo subscriptions (most have a few, and an index per session
+  // would cost more than the session), a hash index from then on (built when it passes
+  // kScanUpTo, dropped when the session has none left).
+  static constexpr uint32_t kNotSubscribed = UINT32_MAX;
+  static constexpr size_t kScanUpTo = 16;
+  uint32_t position(const LocalChannel* channel) const;
+  bool isSubscribed(const LocalChannel* channel) const {
+    return position(channel) != kNotSubscribed;
+  }
+  // Appends a subscription (not one the session has); its position is subs().size() - 1.
+  void addSub(Sub sub);
+  // Swap-removes the subscription at `position`. When another one moved into its place,
+  // returns true with that one in *moved (its channel entry must learn the new position).
+  bool removeSub(uint32_t position, Sub* moved);
+  // Whether the hash index is in use (for tests).
+  bool indexed() const { return index_ != nullptr; }
   CommandLimiter limiter;   // the connection's command rate limit
   uint32_t shardIndex = 0;  // position in the shard's session array
   uint32_t userIndex = 0;   // position in the shard's array for this user
@@ -85,7 +100,8 @@ class Session {
   ws::WsConnection* conn_;
   Identity identity_;
   std::vector<Sub> subs_;
-  std::unordered_map<const LocalChannel*, uint32_t> subIndex_;  // channel -> position in subs_
+  // channel -> position in subs_, only past kScanUpTo subscriptions.
+  std::unique_ptr<std::unordered_map<const LocalChannel*, uint32_t>> index_;
   uint16_t inFlight_ = 0;
 };
 

@@ -62,11 +62,10 @@ uint64_t Shard::queuedBytes() const {
 SubEntry* Shard::findEntry(Session* s, std::string_view channel, size_t* subIndex) {
   auto ch = channels_.find(channel);
   if (ch == channels_.end()) return nullptr;
-  auto& byChannel = s->subIndexByChannel();
-  auto it = byChannel.find(ch->second.get());
-  if (it == byChannel.end()) return nullptr;
-  if (subIndex != nullptr) *subIndex = it->second;
-  const Session::Sub& sub = s->subs()[it->second];
+  const uint32_t at = s->position(ch->second.get());
+  if (at == Session::kNotSubscribed) return nullptr;
+  if (subIndex != nullptr) *subIndex = at;
+  const Session::Sub& sub = s->subs()[at];
   return &sub.channel->entries[sub.index];
 }
 
@@ -87,8 +86,7 @@ bool Shard::addSubscription(Session* s, std::string_view channel, bool presence)
     engine_->channelInterest(channel, true);
   }
   LocalChannel* ch = it->second.get();
-  s->subIndexByChannel().emplace(ch, static_cast<uint32_t>(s->subs().size()));
-  s->subs().push_back({ch, static_cast<uint32_t>(ch->entries.size())});
+  s->addSub({ch, static_cast<uint32_t>(ch->entries.size())});
   ch->entries.push_back(
       {s, kPendingMinOffset, static_cast<uint32_t>(s->subs().size() - 1), presence, true});
   ++counters_.subscriptions;
@@ -123,28 +121,22 @@ bool Shard::removeSubscription(Session* s, std::string_view channel) {
 }
 
 void Shard::unlinkSubscription(Session* s, size_t subIndex) {
-  auto& subs = s->subs();
-  LocalChannel* ch = subs[subIndex].channel;
-  uint32_t entryIndex = subs[subIndex].index;
+  LocalChannel* ch = s->subs()[subIndex].channel;
+  uint32_t entryIndex = s->subs()[subIndex].index;
   if (ch->entries[entryIndex].pending) pending_.erase({s, ch});
   // Swap-remove the channel's entry; the moved entry's session learns its new index.
   SubEntry moved = ch->entries.back();
   ch->entries[entryIndex] = moved;
-  moved.session->subs()[moved.subIndex].index = entryIndex;
+  moved.session->sub(moved.subIndex).index = entryIndex;
   ch->entries.pop_back();
   // Swap-remove the session's sub; the moved sub's channel entry and the session's index
   // learn its new position. When the removed sub is the last one there is nothing to move:
   // its entry is gone already, and entries[index] now holds another session's entry (or
   // lies past the end).
-  auto& byChannel = s->subIndexByChannel();
-  byChannel.erase(ch);
-  if (subIndex + 1 != subs.size()) {
-    Session::Sub movedSub = subs.back();
-    subs[subIndex] = movedSub;
+  Session::Sub movedSub{};
+  if (s->removeSub(static_cast<uint32_t>(subIndex), &movedSub)) {
     movedSub.channel->entries[movedSub.index].subIndex = static_cast<uint32_t>(subIndex);
-    byChannel[movedSub.channel] = static_cast<uint32_t>(subIndex);
   }
-  subs.pop_back();
   --counters_.subscriptions;
   engine_->presenceChange(ch->name, s->user(), s->identity().name, -1);
   if (ch->entries.empty()) {

@@ -275,14 +275,46 @@ TEST_F(MemoryEngineTest, MembershipStaysExactThroughSwapRemovesInAnyOrder) {
     EXPECT_EQ(shard0().isSubscribed(&b, name(i)), i % 3 == 0) << i;
   }
   EXPECT_EQ(a.subs().size(), static_cast<size_t>(kChannels / 2));
-  EXPECT_EQ(a.subIndexByChannel().size(), a.subs().size());
+  EXPECT_TRUE(a.indexed());
   for (size_t k = 0; k < a.subs().size(); ++k) {
-    EXPECT_EQ(a.subIndexByChannel().at(a.subs()[k].channel), k);
+    EXPECT_EQ(a.position(a.subs()[k].channel), k);
   }
   shard0().removeSession(&a);
-  EXPECT_TRUE(a.subIndexByChannel().empty());
+  EXPECT_FALSE(a.indexed());
+  EXPECT_TRUE(a.subs().empty());
   for (int i = 0; i < kChannels; ++i) EXPECT_EQ(shard0().isSubscribed(&b, name(i)), i % 3 == 0);
   shard0().removeSession(&b);
+  EXPECT_EQ(shard0().counters().subscriptions, 0u);
+}
+
+// A session with a few subscriptions keeps no index (a scan of at most kScanUpTo is O(1)
+// and costs no memory); one more than that builds it, and membership stays exact across the
+// switch and the swap-removes.
+TEST_F(MemoryEngineTest, FewSubscriptionsAreScannedManyAreIndexed) {
+  Identity id;
+  id.user = "hal";
+  Session a(nullptr, id, {}, 0);
+  shard0().addSession(&a);
+  auto name = [](size_t i) { return "r" + std::to_string(i); };
+  for (size_t i = 0; i < Session::kScanUpTo; ++i) {
+    ASSERT_TRUE(shard0().addSubscription(&a, name(i), false));
+  }
+  EXPECT_FALSE(a.indexed());
+  ASSERT_TRUE(shard0().removeSubscription(&a, name(0)));  // the last one moves to the front
+  EXPECT_FALSE(shard0().isSubscribed(&a, name(0)));
+  for (size_t i = 1; i < Session::kScanUpTo; ++i) EXPECT_TRUE(shard0().isSubscribed(&a, name(i)));
+  for (size_t i = Session::kScanUpTo; i < Session::kScanUpTo + 2; ++i) {
+    ASSERT_TRUE(shard0().addSubscription(&a, name(i), false));
+  }
+  EXPECT_TRUE(a.indexed());
+  EXPECT_FALSE(shard0().addSubscription(&a, name(3), false)) << "already subscribed";
+  for (size_t k = 0; k < a.subs().size(); ++k) EXPECT_EQ(a.position(a.subs()[k].channel), k);
+  EXPECT_FALSE(shard0().isSubscribed(&a, name(0)));
+  ASSERT_TRUE(shard0().removeSubscription(&a, name(5)));
+  EXPECT_FALSE(shard0().isSubscribed(&a, name(5)));
+  for (size_t k = 0; k < a.subs().size(); ++k) EXPECT_EQ(a.position(a.subs()[k].channel), k);
+  shard0().removeSession(&a);
+  EXPECT_FALSE(a.indexed());
   EXPECT_EQ(shard0().counters().subscriptions, 0u);
 }
 
