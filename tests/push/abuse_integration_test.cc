@@ -6,7 +6,7 @@
 // under kHealthyP99 at the 99th percentile, that each of them got every message once, in
 // order, and nothing else (no notice an attacker made the gateway send).
 //
-// The rows run one after another (RUN_SERIAL, label `abuse`), each against a fresh gateway;
+// The rows run one after another (RUN_SERIAL; `ctest -R Abuse`), each against a fresh gateway;
 // under a sanitizer the timing bound means nothing, so they carry `nosanitize`.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
