@@ -7,7 +7,6 @@
 // still answered, in order, once it reads.
 #include <gtest/gtest.h>
 
-#include <charconv>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -22,24 +21,6 @@ namespace ringcast::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// The value of an unlabelled metric in Prometheus text ("ringcast_connections 3"), or
-// nullopt when absent.
-std::optional<uint64_t> metricValue(const std::string& text, std::string_view name) {
-  const std::string key = "\n" + std::string(name) + " ";
-  const size_t at = text.find(key);
-  if (at == std::string::npos) return std::nullopt;
-  uint64_t v = 0;
-  const char* p = text.data() + at + key.size();
-  if (std::from_chars(p, text.data() + text.size(), v).ec != std::errc()) return std::nullopt;
-  return v;
-}
-
-std::optional<uint64_t> scrape(ApiClient& api, std::string_view name) {
-  HttpResponse r = api.get("/metrics");
-  if (r.status != 200) return std::nullopt;
-  return metricValue("\n" + r.body, name);
-}
 
 TEST(LimitsIntegration, OneSubscriptionOverTheCapIsRefusedAndTheConnectionGoesOn) {
   Gateway gw;
@@ -106,7 +87,7 @@ TEST(LimitsIntegration, ClosingAConnectionWithManySubscriptionsFreezesNoOne) {
   ApiClient api(gw.apiPort);
   std::optional<uint64_t> subs;
   for (const auto until = Clock::now() + std::chrono::seconds(10); Clock::now() < until;) {
-    subs = scrape(api, "ringcast_subscriptions");
+    subs = api.metric("ringcast_subscriptions");
     if (subs == 0u) break;
   }
   EXPECT_EQ(subs, 0u) << "every subscription of the closed connection is gone";
@@ -161,9 +142,9 @@ TEST(LimitsIntegration, ACommandFloodIsRefusedThenClosedWhileAnotherClientKeepsI
   ASSERT_TRUE(pong) << steady.lastRead().describe();
   EXPECT_EQ(pong->type(), "pong") << pong->text();
   ApiClient api(gw.apiPort);
-  EXPECT_EQ(scrape(api, "ringcast_commands_rate_limited_total"),
+  EXPECT_EQ(api.metric("ringcast_commands_rate_limited_total"),
             push::CommandLimiter::kMaxRefused - 1);
-  EXPECT_EQ(scrape(api, "ringcast_rate_limit_disconnects_total"), 1u);
+  EXPECT_EQ(api.metric("ringcast_rate_limit_disconnects_total"), 1u);
 }
 
 TEST(LimitsIntegration, APresenceReplyListsAtMostTheCapAndCountsEveryone) {
@@ -229,7 +210,7 @@ TEST(LimitsIntegration, AClientThatPipelinesPresenceWithoutReadingStopsBeingRead
   const uint64_t replyBound = 80 << 10;
   std::optional<uint64_t> queued;
   for (const auto until = Clock::now() + std::chrono::seconds(20); Clock::now() < until;) {
-    queued = scrape(api, "ringcast_client_queued_bytes");
+    queued = api.metric("ringcast_client_queued_bytes");
     ASSERT_TRUE(queued);
     ASSERT_LE(*queued, kMaxOutbuf + replyBound);
     if (*queued > kMaxOutbuf) break;
@@ -238,7 +219,7 @@ TEST(LimitsIntegration, AClientThatPipelinesPresenceWithoutReadingStopsBeingRead
   for (int i = 0; i < 5; ++i) {
     auto pong = steady.request(R"({"op":"ping","id":1})", Millis{2000});
     ASSERT_TRUE(pong) << steady.lastRead().describe();
-    queued = scrape(api, "ringcast_client_queued_bytes");
+    queued = api.metric("ringcast_client_queued_bytes");
     ASSERT_TRUE(queued);
     EXPECT_LE(*queued, kMaxOutbuf + replyBound) << "the hog was read on";
   }

@@ -14,9 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -32,32 +30,6 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr uint64_t kMiB = 1ull << 20;
-
-// VmRSS of `pid` in bytes (0 when unreadable).
-uint64_t rssOf(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  }
-  return 0;
-}
-
-// The value of the first sample of `name` (labels included, e.g. `x{kind="send"}`) in
-// /metrics; nullopt when the scrape failed or has no such sample.
-std::optional<uint64_t> metric(ApiClient& api, std::string_view name) {
-  HttpResponse r = api.get("/metrics");
-  if (r.status != 200) return std::nullopt;
-  std::istringstream lines(r.body);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.size() > name.size() && line.compare(0, name.size(), name) == 0 &&
-        line[name.size()] == ' ') {
-      return std::stoull(line.substr(name.size() + 1));
-    }
-  }
-  return std::nullopt;
-}
 
 // A JSON string of `bytes` characters: a message of about that size.
 std::string payload(size_t bytes) {
@@ -80,36 +52,36 @@ TEST(MemoryBounds, ChannelFloodIsForgottenAfterTheTtlAndItsMemoryGoesBack) {
   PushClient watcher;
   ASSERT_TRUE(watcher.connect(gw.wsPort, "/ws?user=watcher"));
   ASSERT_TRUE(subscribeOk(watcher, "flood-7"));
-  ASSERT_TRUE(eventually([&] { return metric(api, "ringcast_channels") == 1u; }));
-  const uint64_t rssStart = rssOf(gw.server->pid());
+  ASSERT_TRUE(eventually([&] { return api.metric("ringcast_channels") == 1u; }));
+  const uint64_t rssStart = rssBytes(gw.server->pid());
 
   constexpr int kChannels = 2000;
   const std::string data = payload(16 * 1024);
   for (int i = 0; i < kChannels; ++i) {
     ASSERT_TRUE(publishOk(api, "flood-" + std::to_string(i), data)) << i;
   }
-  const uint64_t rssPeak = rssOf(gw.server->pid());
+  const uint64_t rssPeak = rssBytes(gw.server->pid());
   // 32 MiB of messages, each kept (history) until the sweep sees it expire; on a slow
   // machine the sweep may have dropped the first ones already, so this is checked loosely.
   EXPECT_GT(rssPeak, rssStart + 8 * kMiB) << "the flood did not cost what it should";
 
   // Expired after 1 s and forgotten by the sweep: only the watched channel stays.
-  EXPECT_TRUE(eventually([&] { return metric(api, "ringcast_channels") == 1u; }, 10s))
-      << "channels left: " << metric(api, "ringcast_channels").value_or(0);
-  EXPECT_EQ(metric(api, "ringcast_history_bytes"), 0u);
-  EXPECT_GE(metric(api, "ringcast_channels_forgotten_total").value_or(0), 1999u);
+  EXPECT_TRUE(eventually([&] { return api.metric("ringcast_channels") == 1u; }, 10s))
+      << "channels left: " << api.metric("ringcast_channels").value_or(0);
+  EXPECT_EQ(api.metric("ringcast_history_bytes"), 0u);
+  EXPECT_GE(api.metric("ringcast_channels_forgotten_total").value_or(0), 1999u);
   // The freed memory goes back to the system, not only to the allocator.
   const uint64_t bound = rssStart + 12 * kMiB;
-  EXPECT_TRUE(eventually([&] { return rssOf(gw.server->pid()) < bound; }, 10s))
+  EXPECT_TRUE(eventually([&] { return rssBytes(gw.server->pid()) < bound; }, 10s))
       << "RSS start " << rssStart / kMiB << " MiB, peak " << rssPeak / kMiB << " MiB, now "
-      << rssOf(gw.server->pid()) / kMiB << " MiB";
-  EXPECT_GE(metric(api, "ringcast_memory_trims_total").value_or(0), 1u);
+      << rssBytes(gw.server->pid()) / kMiB << " MiB";
+  EXPECT_GE(api.metric("ringcast_memory_trims_total").value_or(0), 1u);
   std::printf(
       "channel flood: RSS %llu MiB at start, %llu MiB after 2,000 x 16 KiB, %llu MiB "
       "once forgotten\n",
       static_cast<unsigned long long>(rssStart / kMiB),
       static_cast<unsigned long long>(rssPeak / kMiB),
-      static_cast<unsigned long long>(rssOf(gw.server->pid()) / kMiB));
+      static_cast<unsigned long long>(rssBytes(gw.server->pid()) / kMiB));
 
   // The watched channel kept its offset: its subscriber is still in the same epoch.
   auto receipt = publishOk(api, "flood-7", "1");
@@ -131,7 +103,7 @@ TEST(MemoryBounds, ForgottenChannelStartsAgainInANewEpoch) {
   ASSERT_TRUE(before);
   EXPECT_EQ(before->u64("offset"), 3u);
   ASSERT_TRUE(c.request(R"({"op":"unsubscribe","channel":"gone","id":9})"));
-  ASSERT_TRUE(eventually([&] { return metric(api, "ringcast_channels") == 0u; }, 5s));
+  ASSERT_TRUE(eventually([&] { return api.metric("ringcast_channels") == 0u; }, 5s));
   // Back with two messages: a `since` of the old incarnation cannot match them.
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(publishOk(api, "gone", "2"));
   auto after = subscribeOk(
@@ -154,8 +126,8 @@ TEST(MemoryBounds, HistoryBudgetDropsTheOldestChannelsFirst) {
     for (int m = 0; m < 10; ++m) ASSERT_TRUE(publishOk(api, "b" + std::to_string(c), data));
   }
   EXPECT_TRUE(eventually(
-      [&] { return metric(api, "ringcast_history_bytes").value_or(UINT64_MAX) <= kMiB; }));
-  EXPECT_GT(metric(api, "ringcast_history_budget_trimmed_total").value_or(0), 20u);
+      [&] { return api.metric("ringcast_history_bytes").value_or(UINT64_MAX) <= kMiB; }));
+  EXPECT_GT(api.metric("ringcast_history_budget_trimmed_total").value_or(0), 20u);
 
   PushClient c;
   ASSERT_TRUE(c.connect(gw.wsPort, "/ws?user=late"));
@@ -199,7 +171,7 @@ TEST(MemoryBounds, NearMaxMemoryNewWorkIsRefusedUntilMemoryIsFreed) {
     ASSERT_TRUE(startGateway({}, &probe));
     ApiClient api(probe.apiPort);
     ASSERT_TRUE(api.getOk("/api/stats"));
-    idleRss = rssOf(probe.server->pid());
+    idleRss = rssBytes(probe.server->pid());
   }
   ASSERT_GT(idleRss, 0u);
   const uint64_t limit = idleRss + 64 * kMiB;
@@ -208,7 +180,7 @@ TEST(MemoryBounds, NearMaxMemoryNewWorkIsRefusedUntilMemoryIsFreed) {
                             "--max-history-memory", "1GiB"},
                            &gw));
   ApiClient api(gw.apiPort);
-  EXPECT_EQ(metric(api, "ringcast_memory_limit_bytes"), limit);
+  EXPECT_EQ(api.metric("ringcast_memory_limit_bytes"), limit);
   PushClient early;
   ASSERT_TRUE(early.connect(gw.wsPort, "/ws?user=early"));
   EXPECT_EQ(api.get("/healthz").status, 200);
@@ -230,7 +202,7 @@ TEST(MemoryBounds, NearMaxMemoryNewWorkIsRefusedUntilMemoryIsFreed) {
   HttpResponse health = api.get("/healthz");
   EXPECT_EQ(health.status, 503);
   EXPECT_EQ(health.body, "memory high");
-  EXPECT_EQ(metric(api, "ringcast_memory_high"), 1u);
+  EXPECT_EQ(api.metric("ringcast_memory_high"), 1u);
   PushClient late;
   HttpResponse upgrade = late.open(gw.wsPort, "/ws?user=late");
   EXPECT_EQ(upgrade.status, 503);
@@ -241,13 +213,13 @@ TEST(MemoryBounds, NearMaxMemoryNewWorkIsRefusedUntilMemoryIsFreed) {
   auto reply = early.request(R"({"op":"publish","channel":"news","data":1,"id":1})");
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->errorCode(), "overloaded") << reply->text();
-  EXPECT_GE(metric(api, R"(ringcast_memory_refused_total{kind="connection"})").value_or(0), 1u);
-  EXPECT_GE(metric(api, R"(ringcast_memory_refused_total{kind="send"})").value_or(0), 3u);
+  EXPECT_GE(api.metric(R"(ringcast_memory_refused_total{kind="connection"})").value_or(0), 1u);
+  EXPECT_GE(api.metric(R"(ringcast_memory_refused_total{kind="send"})").value_or(0), 3u);
 
   // The history expires, is dropped and given back: the gateway takes work again.
   EXPECT_TRUE(eventually([&] { return api.get("/healthz").status == 200; }, 15s))
-      << "RSS " << rssOf(gw.server->pid()) / kMiB << " MiB of " << limit / kMiB << " MiB";
-  EXPECT_EQ(metric(api, "ringcast_memory_high"), 0u);
+      << "RSS " << rssBytes(gw.server->pid()) / kMiB << " MiB of " << limit / kMiB << " MiB";
+  EXPECT_EQ(api.metric("ringcast_memory_high"), 0u);
   EXPECT_TRUE(publishOk(api, "news", "2"));
   PushClient again;
   EXPECT_TRUE(again.connect(gw.wsPort, "/ws?user=again"));
@@ -267,15 +239,15 @@ void expectRefusals(Gateway& gw, ApiClient& api) {
   HttpResponse health = api.get("/healthz");
   EXPECT_EQ(health.status, 503);
   EXPECT_EQ(health.body, "memory high");
-  EXPECT_EQ(metric(api, "ringcast_memory_high"), 1u);
+  EXPECT_EQ(api.metric("ringcast_memory_high"), 1u);
   PushClient late;
   EXPECT_EQ(late.open(gw.wsPort, "/ws?user=late").status, 503);
   LineClient tcp;
   ASSERT_TRUE(tcp.connect(gw.publishPort));
   ASSERT_TRUE(tcp.send(tcpCommand("PUB news", "\"x\"")));
   EXPECT_EQ(tcp.line(), "-ERR overloaded");
-  EXPECT_GE(metric(api, R"(ringcast_memory_refused_total{kind="connection"})").value_or(0), 1u);
-  EXPECT_GE(metric(api, R"(ringcast_memory_refused_total{kind="send"})").value_or(0), 3u);
+  EXPECT_GE(api.metric(R"(ringcast_memory_refused_total{kind="connection"})").value_or(0), 1u);
+  EXPECT_GE(api.metric(R"(ringcast_memory_refused_total{kind="send"})").value_or(0), 3u);
 }
 
 TEST(MemoryBounds, LimitBelowUseRefusesFromTheStartInMemory) {

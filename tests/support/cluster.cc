@@ -49,11 +49,8 @@ bool Cluster::waitHealthy(ApiClient& api, std::chrono::milliseconds timeout) {
 }
 
 int64_t Cluster::metric(size_t node, const std::string& name) {
-  HttpResponse r = api[node]->get("/metrics");
-  const std::string line = "\nringcast_" + name + " ";
-  size_t at = r.body.find(line);
-  if (r.status != 200 || at == std::string::npos) return -1;
-  return std::stoll(r.body.substr(at + line.size()));
+  const std::optional<uint64_t> v = api[node]->metric("ringcast_" + name);
+  return v ? static_cast<int64_t>(*v) : -1;
 }
 
 std::optional<std::chrono::milliseconds> Cluster::waitSubscriptionsOnOthers(

@@ -146,8 +146,9 @@ class ApiClient {
   // failure naming the response) otherwise.
   std::optional<Json> postOk(std::string_view path, std::string_view body);
   std::optional<Json> getOk(std::string_view path);
-  // The value of an unlabelled sample of GET /metrics ("ringcast_channels"); nullopt when
-  // absent or the server does not answer.
+  // The value of the first sample of `name` in GET /metrics, labels included
+  // ("ringcast_channels", `ringcast_memory_refused_total{kind="send"}`); nullopt when absent
+  // or the server does not answer.
   std::optional<uint64_t> metric(std::string_view name);
 
  private:
