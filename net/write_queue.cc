@@ -9,13 +9,22 @@
 namespace ringcast::net {
 
 void WriteQueue::grow() {
-  uint32_t newCapacity = capacity_ == 0 ? kInitialCapacity : capacity_ * 2;
+  const uint32_t newCapacity = capacity_ == 1 ? kInitialCapacity : capacity_ * 2;
   auto* fresh = static_cast<Entry*>(std::malloc(sizeof(Entry) * newCapacity));
   if (fresh == nullptr) throw std::bad_alloc();
   for (uint32_t i = 0; i < count_; ++i) fresh[i] = at(i);
-  std::free(entries_);
-  entries_ = fresh;
+  if (capacity_ > 1) std::free(ring_);
+  ring_ = fresh;
   capacity_ = newCapacity;
+  head_ = 0;
+}
+
+// Idle connections keep no array: most of a gateway's sockets are idle most of the time, and
+// a small malloc per burst costs less than holding one per socket.
+void WriteQueue::releaseRing() {
+  if (capacity_ > 1) std::free(ring_);
+  one_ = {};
+  capacity_ = 1;
   head_ = 0;
 }
 
@@ -64,13 +73,7 @@ void WriteQueue::consume(size_t n) {
     head_ = (head_ + 1) & (capacity_ - 1);
     --count_;
   }
-  if (count_ == 0) {
-    // Idle connections keep no array: most of a gateway's sockets are idle most of the time,
-    // and a small malloc per burst costs less than holding one per socket.
-    std::free(entries_);
-    entries_ = nullptr;
-    capacity_ = head_ = 0;
-  }
+  if (count_ == 0) releaseRing();
 }
 
 size_t WriteQueue::dropQueued(bool keepPartial, const SharedFrame* uncounted,
@@ -89,11 +92,7 @@ size_t WriteQueue::dropQueued(bool keepPartial, const SharedFrame* uncounted,
     e.frame->release();
     --count_;
   }
-  if (count_ == 0) {
-    std::free(entries_);
-    entries_ = nullptr;
-    capacity_ = head_ = 0;
-  }
+  if (count_ == 0) releaseRing();
   return dropped;
 }
 

@@ -2,8 +2,10 @@
 // offset already written of the first one. Encoded frames are shared by every subscriber;
 // the queue only holds references, so queueing a broadcast costs no copy.
 //
-// An empty queue owns no memory (idle connections must stay small); it grows by doubling and
-// gives its array back whenever it drains.
+// An empty queue owns no memory (idle connections must stay small), nor does a queue of one
+// frame (the common case of a broadcast reaching a socket that keeps up: the frame waits in
+// place, no array is allocated and freed for it). From the second frame on it is a ring
+// that grows by doubling and is given back whenever the queue drains.
 //
 // Thread safety: owned by one connection on one loop. Unit-testable without sockets.
 #pragma once
@@ -19,7 +21,7 @@ namespace ringcast::net {
 
 class WriteQueue {
  public:
-  WriteQueue() = default;
+  WriteQueue() : one_{} {}
   ~WriteQueue() { clear(); }
   WriteQueue(const WriteQueue&) = delete;
   WriteQueue& operator=(const WriteQueue&) = delete;
@@ -44,6 +46,8 @@ class WriteQueue {
   size_t dropQueued(bool keepPartial, const SharedFrame* uncounted = nullptr,
                     bool* uncountedDropped = nullptr);
   void clear() { dropQueued(false); }
+  // Heap bytes the queue holds (its ring; none for one frame or none). For tests.
+  size_t heapBytes() const { return capacity_ > 1 ? capacity_ * sizeof(Entry) : 0; }
 
  private:
   struct Entry {
@@ -51,13 +55,19 @@ class WriteQueue {
     uint32_t offset;     // bytes of it already written
   };
   void grow();
-  Entry& at(uint32_t i) const { return entries_[(head_ + i) & (capacity_ - 1)]; }
+  void releaseRing();
+  Entry& at(uint32_t i) { return capacity_ == 1 ? one_ : ring_[(head_ + i) & (capacity_ - 1)]; }
+  const Entry& at(uint32_t i) const {
+    return capacity_ == 1 ? one_ : ring_[(head_ + i) & (capacity_ - 1)];
+  }
 
-  static constexpr uint32_t kInitialCapacity = 4;  // power of two
-  static constexpr uint32_t kKeepCapacity = 16;    // kept across drains; larger is freed
+  static constexpr uint32_t kInitialCapacity = 4;  // of the ring; a power of two
 
-  Entry* entries_ = nullptr;  // ring of capacity_ entries
-  uint32_t capacity_ = 0;
+  union {
+    Entry one_;    // capacity_ == 1: the queue's one entry, in place
+    Entry* ring_;  // capacity_ > 1: a ring of capacity_ entries
+  };
+  uint32_t capacity_ = 1;
   uint32_t head_ = 0;
   uint32_t count_ = 0;
   uint64_t bytes_ = 0;

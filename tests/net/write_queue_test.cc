@@ -107,5 +107,28 @@ TEST(WriteQueue, DropQueuedKeepsAPartlyWrittenFrame) {
   EXPECT_TRUE(q.empty());
 }
 
+TEST(WriteQueue, OneFrameWaitsInPlaceAndARingComesAndGoesWithMore) {
+  WriteQueue q;
+  q.push(FrameRef(SharedFrame::copyOf("one")));
+  EXPECT_EQ(q.heapBytes(), 0u);  // a single frame needs no array
+  q.consume(1);                  // partly written, still in place
+  EXPECT_EQ(gather(q), "ne");
+  q.push(FrameRef(SharedFrame::copyOf("two")));
+  EXPECT_GT(q.heapBytes(), 0u);  // the second frame moves both into a ring, in order
+  EXPECT_EQ(gather(q), "netwo");
+  q.consume(5);
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.heapBytes(), 0u);  // drained: the ring is given back
+  q.push(FrameRef(SharedFrame::copyOf("again")));
+  EXPECT_EQ(q.heapBytes(), 0u);
+  EXPECT_EQ(q.dropQueued(false), 1u);
+  EXPECT_TRUE(q.empty());
+  q.push(FrameRef(SharedFrame::copyOf("a")));
+  q.push(FrameRef(SharedFrame::copyOf("b")));
+  q.clear();
+  EXPECT_EQ(q.heapBytes(), 0u);
+  EXPECT_EQ(q.bytes(), 0u);
+}
+
 }  // namespace
 }  // namespace ringcast::net
