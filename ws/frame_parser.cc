@@ -2,21 +2,20 @@
 
 namespace ringcast::ws {
 
-// The parser sits in every idle connection, so its fixed part stays small (56 bytes with
-// the inflater pointer and the compressed-size count of permessage-deflate).
-static_assert(sizeof(FrameParser) - sizeof(std::string) <= 64);
+// The parser sits in every idle connection, so it stays small: what only a split or
+// compressed message needs is on the heap while there is one.
+static_assert(sizeof(FrameParser) <= 64);
 
 FrameParser::FrameParser(Role role, const FrameLimits* limits) : limits_(limits), role_(role) {}
 
 size_t FrameParser::heapBytes() const {
-  const size_t inlineCapacity = std::string().capacity();
-  const size_t message = message_.capacity() > inlineCapacity ? message_.capacity() + 1 : 0;
+  const size_t message = message_ ? sizeof(std::string) + message_->capacity() + 1 : 0;
   return message + (control_ ? sizeof(ControlBuffer) : 0) +
          (inflater_ ? Inflater::approxHeapBytes() : 0);
 }
 
 void FrameParser::releaseBuffers() {
-  std::string().swap(message_);
+  message_.reset();
   control_.reset();
   inflater_.reset();
 }

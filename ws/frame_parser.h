@@ -137,12 +137,16 @@ class FrameParser {
   template <class Sink>
   bool fail(Sink& sink, CloseCode code, std::string_view reason);
   void releaseBuffers();
+  std::string& message() {
+    if (!message_) message_ = std::make_unique<std::string>();
+    return *message_;
+  }
 
   const FrameLimits* limits_;
   // While reading a header: the extended length so far. Then: payload bytes still to come.
   uint64_t remaining_ = 0;
   std::unique_ptr<ControlBuffer> control_;  // only while a control frame is split
-  std::string message_;                     // only while a data message is split
+  std::unique_ptr<std::string> message_;    // only while a data message is split or inflated
   std::unique_ptr<Inflater> inflater_;      // only while a compressed message is open
   uint8_t maskKey_[4] = {};
   uint8_t b0_ = 0;           // FIN | RSV1-3 | opcode of the current frame
@@ -280,7 +284,7 @@ bool FrameParser::startPayload(uint8_t* data, size_t len, size_t& pos, Sink& sin
         return fail(sink, kMessageTooBig, "compressed message too big");
       }
       compressedBytes_ += static_cast<uint32_t>(remaining_);
-    } else if (remaining_ > limits_->maxMessageBytes - message_.size()) {
+    } else if (remaining_ > limits_->maxMessageBytes - (message_ ? message_->size() : 0)) {
       return fail(sink, kMessageTooBig, "message too big");
     }
   }
@@ -329,7 +333,7 @@ bool FrameParser::readPayload(uint8_t* data, size_t len, size_t& pos, Sink& sink
     if (messageOp_ == Opcode::kText && !utf8_.feed(p, n)) {
       return fail(sink, kInvalidPayload, "invalid UTF-8 in text message");
     }
-    message_.append(reinterpret_cast<const char*>(p), n);
+    message().append(reinterpret_cast<const char*>(p), n);
   }
   if (remaining_ > 0) return true;
   return endDataFrame(sink);
@@ -344,7 +348,7 @@ bool FrameParser::endDataFrame(Sink& sink) {
     inflater_.reset();  // client_no_context_takeover: the next message starts afresh
     compressed_ = false;
   }
-  return deliverMessage(message_, sink);
+  return deliverMessage(message(), sink);
 }
 
 // Inflates p[0, n) of the open compressed message into message_ (p == nullptr: its end),
@@ -352,16 +356,17 @@ bool FrameParser::endDataFrame(Sink& sink) {
 template <class Sink>
 bool FrameParser::inflateInto(const uint8_t* p, size_t n, Sink& sink) {
   if (!inflater_) inflater_ = std::make_unique<Inflater>();
-  const size_t before = message_.size();
+  std::string& out = message();
+  const size_t before = out.size();
   const size_t maxOut = static_cast<size_t>(limits_->maxMessageBytes);
   const Inflater::Result r =
-      p ? inflater_->feed(p, n, &message_, maxOut) : inflater_->finish(&message_, maxOut);
+      p ? inflater_->feed(p, n, &out, maxOut) : inflater_->finish(&out, maxOut);
   // The first fault in message order decides the close code, however the input was cut:
   // invalid text within the first maxOut bytes comes before passing the bound (a cut that
   // fed less at a time would have found it on an earlier call).
-  const size_t validated = std::min(message_.size(), maxOut);
+  const size_t validated = std::min(out.size(), maxOut);
   if (messageOp_ == Opcode::kText && validated > before &&
-      !utf8_.feed(reinterpret_cast<const uint8_t*>(message_.data()) + before, validated - before)) {
+      !utf8_.feed(reinterpret_cast<const uint8_t*>(out.data()) + before, validated - before)) {
     return fail(sink, kInvalidPayload, "invalid UTF-8 in text message");
   }
   if (r == Inflater::Result::kTooBig) return fail(sink, kMessageTooBig, "inflated message too big");
@@ -379,13 +384,7 @@ bool FrameParser::deliverMessage(std::string_view payload, Sink& sink) {
   messageOp_ = Opcode::kContinuation;
   state_ = State::kHeader;
   const bool more = sink.onMessage(op, payload);
-  // An idle parser owns no heap, also after a compressed message that inflated to nothing
-  // (message_ is then empty but was grown for the inflater's output).
-  if (message_.capacity() > std::string().capacity()) {
-    std::string().swap(message_);
-  } else {
-    message_.clear();
-  }
+  message_.reset();  // an idle parser owns no heap
   return more;
 }
 

@@ -1,5 +1,8 @@
 #include "ws/ws_connection.h"
 
+#include <cassert>
+
+#include "core/fixed_pool.h"
 #include "core/log.h"
 #include "ws/deflate_counters.h"
 #include "ws/frame_writer.h"
@@ -11,6 +14,21 @@ struct WsConnection::Handshake {
   std::string buffer;  // the request bytes so far (bounded by the parser's header limit)
   http::RequestParser parser;
 };
+
+// Every socket of the gateway is one: keep it small (see the members).
+static_assert(sizeof(WsConnection) <= 248);
+
+using ConnectionPool = FixedPool<sizeof(WsConnection)>;
+
+void* WsConnection::operator new(size_t bytes) {
+  assert(bytes == sizeof(WsConnection));  // final: no larger subclass comes here
+  (void)bytes;
+  return ConnectionPool::allocate();
+}
+
+void WsConnection::operator delete(void* p) noexcept {
+  ConnectionPool::release(p);
+}
 
 WsConnection::WsConnection(net::EventLoop* loop, int fd, const WsOptions* options)
     : TcpConnection(loop, fd),
@@ -28,6 +46,7 @@ WsConnection::~WsConnection() {
 
 void WsConnection::onData(uint8_t* data, size_t len) {
   lastHeardMs_ = loop()->nowMs();
+  pingOutstanding_ = false;  // any bytes prove liveness; a pong is just the usual ones
   switch (phase_) {
     case Phase::kHandshake:
       readHandshake(data, len);
@@ -64,24 +83,25 @@ void WsConnection::upgrade(const http::Request& request, size_t consumed) {
       return;
     }
   }
-  for (const auto& [path, endpoint] : options_->endpoints) {
-    if (request.path == path) endpoint_ = endpoint;
+  const auto& endpoints = options_->endpoints;
+  for (size_t i = 0; i < endpoints.size() && i <= INT8_MAX; ++i) {
+    if (request.path == endpoints[i].first) endpointIndex_ = static_cast<int8_t>(i);
   }
-  if (endpoint_ == nullptr) {
+  if (endpoint() == nullptr) {
     rejectHandshake(404, "no WebSocket endpoint at this path");
     return;
   }
   HandshakeResult result = acceptUpgrade(request, options_->handshake);
   if (result.status != 101) {
-    endpoint_ = nullptr;
+    endpointIndex_ = -1;
     sendCopy(result.response);
     phase_ = Phase::kDone;
     closeAfterFlush(options_->closeTimeoutMs);
     return;
   }
   std::string reason;
-  if (int status = endpoint_->onUpgrade(*this, request, &reason); status != 0) {
-    endpoint_ = nullptr;
+  if (int status = endpoint()->onUpgrade(*this, request, &reason); status != 0) {
+    endpointIndex_ = -1;
     rejectHandshake(status, reason);
     return;
   }
@@ -101,7 +121,7 @@ void WsConnection::upgrade(const http::Request& request, size_t consumed) {
   handshake_.reset();
   lastMessageMs_ = loop()->nowMs();
   armOpenDeadline(loop()->nowMs());
-  endpoint_->onOpen(*this);
+  endpoint()->onOpen(*this);
   if (!early.empty() && phase_ == Phase::kOpen) {
     readFrames(reinterpret_cast<uint8_t*>(early.data()), early.size());
   }
@@ -121,7 +141,7 @@ void WsConnection::readFrames(uint8_t* data, size_t len) {
   // onMessage() paused the input after a message: keep the rest for when it resumes.
   if (used < len && readPaused() && isOpen() && phase_ != Phase::kDone && !parser_.failed() &&
       !parser_.closed()) {
-    unread_.assign(reinterpret_cast<const char*>(data) + used, len - used);
+    unread_ = std::make_unique<std::string>(reinterpret_cast<const char*>(data) + used, len - used);
   }
   // Back-pressure: a peer that sends faster than it reads our replies is not read from
   // until its queue drains (onDrained resumes).
@@ -129,10 +149,9 @@ void WsConnection::readFrames(uint8_t* data, size_t len) {
 }
 
 void WsConnection::onReadable() {
-  if (unread_.empty()) return;
-  std::string kept = std::move(unread_);
-  unread_.clear();
-  onData(reinterpret_cast<uint8_t*>(kept.data()), kept.size());
+  if (!unread_) return;
+  const std::unique_ptr<std::string> kept = std::move(unread_);
+  onData(reinterpret_cast<uint8_t*>(kept->data()), kept->size());
 }
 
 void WsConnection::onDrained() {
@@ -151,7 +170,7 @@ void WsConnection::holdInput(bool held) {
 bool WsConnection::onMessage(Opcode op, std::string_view payload) {
   if (phase_ != Phase::kOpen) return true;  // after our close: discarded (RFC 6455 5.5.1)
   lastMessageMs_ = loop()->nowMs();
-  endpoint_->onMessage(*this, op, payload);
+  endpoint()->onMessage(*this, op, payload);
   if (!isOpen() || phase_ == Phase::kDone) return false;
   // Per message, not per read: the next command waits while the answers to this peer's
   // earlier ones are over the limit (its own replies count like every other frame).
@@ -168,8 +187,7 @@ bool WsConnection::onPing(std::string_view payload) {
 }
 
 bool WsConnection::onPong(std::string_view) {
-  pongDueMs_ = 0;  // any frame proves liveness; a pong is just the usual one
-  return true;
+  return true;  // its bytes cleared pingOutstanding_ (onData)
 }
 
 bool WsConnection::onClose(uint16_t code, std::string_view reason) {
@@ -205,18 +223,18 @@ void WsConnection::goAway() {
 
 void WsConnection::finish(uint16_t code) {
   phase_ = Phase::kDone;
-  if (endpoint_ != nullptr && !endpointNotified_) {
+  if (endpoint() != nullptr && !endpointNotified_) {
     endpointNotified_ = true;
-    endpoint_->onClose(*this, code);
+    endpoint()->onClose(*this, code);
   }
   closeAfterFlush(options_->closeTimeoutMs);
 }
 
 void WsConnection::onClosed() {
   // The socket went away without (or before the end of) a close handshake.
-  if (endpoint_ != nullptr && !endpointNotified_) {
+  if (endpoint() != nullptr && !endpointNotified_) {
     endpointNotified_ = true;
-    endpoint_->onClose(*this, kAbnormal);
+    endpoint()->onClose(*this, kAbnormal);
   }
 }
 
@@ -228,8 +246,8 @@ void WsConnection::setEndpointDeadline(int64_t atMs) {
 
 void WsConnection::armOpenDeadline(int64_t nowMs) {
   int64_t next = INT64_MAX;
-  if (pongDueMs_ != 0) {
-    next = pongDueMs_;
+  if (pingOutstanding_) {
+    next = pongDueMs();
   } else {
     if (options_->pingIntervalMs > 0) next = lastHeardMs_ + options_->pingIntervalMs;
     if (options_->idleTimeoutMs > 0) {
@@ -261,27 +279,27 @@ void WsConnection::onDeadline(int64_t nowMs) {
   // each one checks its own time.
   if (endpointDeadlineMs_ != 0 && nowMs >= endpointDeadlineMs_) {
     endpointDeadlineMs_ = 0;
-    endpoint_->onEndpointDeadline(*this, nowMs);
+    endpoint()->onEndpointDeadline(*this, nowMs);
     if (phase_ != Phase::kOpen) return;
   }
-  if (pongDueMs_ != 0) {
-    if (lastHeardMs_ >= pongDueMs_ - options_->pongTimeoutMs) {
-      pongDueMs_ = 0;  // heard from since the ping went out
-    } else if (nowMs >= pongDueMs_) {
-      RC_LOG_DEBUG("c-{}-{}: no pong in time, dropping", loop()->id(), serial());
-      phase_ = Phase::kDone;
-      closeNow();
-      return;
-    }
+  if (pingOutstanding_ && nowMs >= pongDueMs()) {
+    RC_LOG_DEBUG("c-{}-{}: no pong in time, dropping", loop()->id(), serial());
+    phase_ = Phase::kDone;
+    closeNow();
+    return;
   }
-  if (pongDueMs_ == 0) {
+  if (!pingOutstanding_) {
     if (options_->idleTimeoutMs > 0 && nowMs - lastMessageMs_ >= options_->idleTimeoutMs) {
       close(kGoingAway, "idle timeout");
       return;
     }
     if (options_->pingIntervalMs > 0 && nowMs - lastHeardMs_ >= options_->pingIntervalMs) {
       send(buildFrame(Opcode::kPing, {}));
-      pongDueMs_ = nowMs + options_->pongTimeoutMs;
+      pingOutstanding_ = true;
+      // Silent since exactly one interval before this ping, as far as the pong's deadline
+      // goes (pongDueMs): the peer gets the whole pong timeout from now, however late the
+      // tick that sent the ping.
+      lastHeardMs_ = nowMs - options_->pingIntervalMs;
     }
   }
   armOpenDeadline(nowMs);

@@ -77,6 +77,9 @@ class WsConnection final : public net::TcpConnection {
   // Takes ownership of the accepted socket `fd`. REQUIRES: on loop's thread.
   WsConnection(net::EventLoop* loop, int fd, const WsOptions* options);
   ~WsConnection() override;
+  // From a FixedPool (core/fixed_pool.h): every socket of the gateway is one.
+  static void* operator new(size_t bytes);
+  static void operator delete(void* p) noexcept;
 
   // Sends one unfragmented message / an already encoded frame (shared by many sockets).
   // Once the connection is no longer open (our close frame is queued, or the handshake
@@ -157,20 +160,30 @@ class WsConnection final : public net::TcpConnection {
   bool onClose(uint16_t code, std::string_view reason);
   void onError(CloseCode code, std::string_view reason);
 
+  WsEndpoint* endpoint() const {
+    return endpointIndex_ < 0 ? nullptr : options_->endpoints[endpointIndex_].second;
+  }
+  // While a ping is outstanding (no byte heard since it went out): when the peer is dropped.
+  int64_t pongDueMs() const {
+    return lastHeardMs_ + options_->pingIntervalMs + options_->pongTimeoutMs;
+  }
+
+  // Packed (248 bytes with the base): one sits in every connection.
   const WsOptions* options_;
-  WsEndpoint* endpoint_ = nullptr;
   void* userData_ = nullptr;
   std::unique_ptr<Handshake> handshake_;
-  std::string unread_;  // read but not parsed: input paused in the middle of a chunk
+  // Read but not parsed: input paused in the middle of a chunk (null otherwise).
+  std::unique_ptr<std::string> unread_;
   FrameParser parser_;
   Phase phase_ = Phase::kHandshake;
   bool endpointNotified_ = false;
   bool inputHeld_ = false;          // holdInput(true): not read until holdInput(false)
   DeflateParams deflate_;           // what the handshake negotiated
   int8_t subprotocolIndex_ = -1;    // into options_->handshake.subprotocols
-  int64_t lastHeardMs_;             // any bytes from the peer
+  int8_t endpointIndex_ = -1;       // into options_->endpoints; -1: none (yet)
+  bool pingOutstanding_ = false;    // a ping went out and nothing was heard since
+  int64_t lastHeardMs_;             // any bytes from the peer (see the ping in onDeadline)
   int64_t lastMessageMs_;           // last data message from the peer (idle timeout)
-  int64_t pongDueMs_ = 0;           // a ping is outstanding: drop unless heard from by then; else 0
   int64_t endpointDeadlineMs_ = 0;  // setEndpointDeadline; 0: none
 };
 
