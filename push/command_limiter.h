@@ -36,38 +36,49 @@ class CommandLimiter {
   static constexpr int64_t kRefusedWindowMs = 10'000;
 
   CommandLimiter(const CommandRate& rate, int64_t nowMs)
-      : lastMs_(nowMs), milliTokens_(rate.burst * kMilli) {}
+      : lastMs_(nowMs), milliTokens_(full(rate)) {}
 
   // One command at `nowMs` (monotonic, never decreasing).
   Verdict admit(const CommandRate& rate, int64_t nowMs) {
     if (rate.perSec == 0) return Verdict::kAccept;
-    const uint64_t full = rate.burst * kMilli;
     if (nowMs > lastMs_) {
       // perSec tokens per 1000 ms: perSec milli-tokens per ms, exactly.
-      const uint64_t elapsedMs = static_cast<uint64_t>(nowMs - lastMs_);
-      milliTokens_ = std::min(full, milliTokens_ + std::min(elapsedMs, kMaxRefillMs) * rate.perSec);
+      const uint64_t elapsedMs = std::min(static_cast<uint64_t>(nowMs - lastMs_), kMaxRefillMs);
+      milliTokens_ = static_cast<uint32_t>(
+          std::min<uint64_t>(full(rate), milliTokens_ + elapsedMs * rate.perSec));
+      windowAgeMs_ =
+          static_cast<uint16_t>(std::min<uint64_t>(windowAgeMs_ + elapsedMs, kRefusedWindowMs));
       lastMs_ = nowMs;
     }
     if (milliTokens_ >= kMilli) {
       milliTokens_ -= kMilli;
       return Verdict::kAccept;
     }
-    if (refused_ == 0 || nowMs - windowStartMs_ >= kRefusedWindowMs) {
-      windowStartMs_ = nowMs;
+    if (refused_ == 0 || windowAgeMs_ >= kRefusedWindowMs) {
+      windowAgeMs_ = 0;  // a new window starts with this refusal
       refused_ = 0;
     }
     return ++refused_ >= kMaxRefused ? Verdict::kClose : Verdict::kRefuse;
   }
 
+  // The largest burst the bucket holds (milli-tokens in 32 bits; --command-burst stays far
+  // below it, a larger one counts as this).
+  static constexpr uint64_t kMaxBurst = UINT32_MAX / 1000;
+
  private:
   static constexpr uint64_t kMilli = 1000;
+  static uint32_t full(const CommandRate& rate) {
+    return static_cast<uint32_t>(std::min(rate.burst, kMaxBurst) * kMilli);
+  }
   // Longer quiet spells refill the bucket anyway; the bound keeps the product in range.
   static constexpr uint64_t kMaxRefillMs = 3'600'000;
+  static_assert(kMaxRefused <= UINT8_MAX && kRefusedWindowMs <= UINT16_MAX);
 
-  int64_t lastMs_;             // when tokens were last added
-  uint64_t milliTokens_;       // tokens x 1000 (whole-number arithmetic, no drift)
-  int64_t windowStartMs_ = 0;  // first refusal of the current window
-  uint32_t refused_ = 0;       // refusals in the current window
+  // 16 bytes: one sits in every session.
+  int64_t lastMs_;            // when tokens were last added
+  uint32_t milliTokens_;      // tokens x 1000 (whole-number arithmetic, no drift)
+  uint16_t windowAgeMs_ = 0;  // since the window's first refusal (as of lastMs_), saturated
+  uint8_t refused_ = 0;       // refusals in the current window
 };
 
 }  // namespace ringcast::push

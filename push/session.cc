@@ -1,8 +1,12 @@
 #include "push/session.h"
 
+#include <algorithm>
+#include <cassert>
+
 #include <fmt/format.h>
 
 #include "core/clock.h"
+#include "core/fixed_pool.h"
 #include "core/log.h"
 #include "net/url.h"
 #include "push/engine.h"
@@ -15,6 +19,10 @@ namespace {
 
 Session& sessionOf(ws::WsConnection& conn) {
   return *static_cast<Session*>(conn.userData());
+}
+
+uint32_t clampExp(int64_t expSec) {
+  return static_cast<uint32_t>(std::clamp<int64_t>(expSec, 0, UINT32_MAX));
 }
 
 std::string connName(const ws::WsConnection& conn) {
@@ -69,40 +77,101 @@ int PushEndpoint::onUpgrade(ws::WsConnection& conn, const http::Request& request
   return 0;
 }
 
+// A session sits in every connection of /ws: keep it small (the limiter, the indexes, the
+// drop-notice state, the user, one subscription in place).
+static_assert(sizeof(Session) <= 120);
+
+using SessionPool = FixedPool<sizeof(Session)>;
+
+void* Session::operator new(size_t bytes) {
+  assert(bytes == sizeof(Session));
+  (void)bytes;
+  return SessionPool::allocate();
+}
+
+void Session::operator delete(void* p) noexcept {
+  SessionPool::release(p);
+}
+
+Session::Session(ws::WsConnection* conn, Identity identity, const CommandRate& rate, int64_t nowMs)
+    : limiter(rate, nowMs),
+      expSec_(clampExp(identity.expSec)),
+      conn_(conn),
+      user_(std::move(identity.user)),
+      oneSub_{},
+      canSend_(identity.canSend) {
+  setGrants(identity.name == user_ ? std::string() : std::move(identity.name), identity);
+}
+
+Session::~Session() {
+  if (subCapacityLog2_ > 0) delete[] manySubs_;
+}
+
+void Session::setGrants(std::string name, const Identity& identity) {
+  if (name.empty() && !identity.hasSubs && !identity.hasPubs) {
+    grants_.reset();
+    return;
+  }
+  if (grants_ == nullptr) grants_ = std::make_unique<Grants>();
+  grants_->name = std::move(name);
+  grants_->hasSubs = identity.hasSubs;
+  grants_->subs = identity.subs;
+  grants_->hasPubs = identity.hasPubs;
+  grants_->pubs = identity.pubs;
+}
+
+void Session::replaceGrants(const Identity& fresh) {
+  setGrants(grants_ != nullptr ? std::move(grants_->name) : std::string(), fresh);
+  canSend_ = fresh.canSend;
+  expSec_ = clampExp(fresh.expSec);
+}
+
 uint32_t Session::position(const LocalChannel* channel) const {
   if (index_ != nullptr) {
     auto it = index_->find(channel);
     return it == index_->end() ? kNotSubscribed : it->second;
   }
-  for (uint32_t i = 0; i < subs_.size(); ++i) {
-    if (subs_[i].channel == channel) return i;
+  const Sub* subs = subData();
+  for (uint32_t i = 0; i < subCount_; ++i) {
+    if (subs[i].channel == channel) return i;
   }
   return kNotSubscribed;
 }
 
 void Session::addSub(Sub sub) {
-  subs_.push_back(sub);
+  if (subCount_ == subCapacity()) {
+    Sub* grown = new Sub[subCapacity() * 2];
+    std::copy_n(subData(), subCount_, grown);
+    if (subCapacityLog2_ > 0) delete[] manySubs_;
+    manySubs_ = grown;
+    ++subCapacityLog2_;
+  }
+  subData()[subCount_++] = sub;
   if (index_ != nullptr) {
-    index_->emplace(sub.channel, static_cast<uint32_t>(subs_.size() - 1));
-  } else if (subs_.size() > kScanUpTo) {
+    index_->emplace(sub.channel, subCount_ - 1);
+  } else if (subCount_ > kScanUpTo) {
     index_ = std::make_unique<std::unordered_map<const LocalChannel*, uint32_t>>();
-    index_->reserve(subs_.size() * 2);
-    for (uint32_t i = 0; i < subs_.size(); ++i) index_->emplace(subs_[i].channel, i);
+    index_->reserve(subCount_ * 2);
+    for (uint32_t i = 0; i < subCount_; ++i) index_->emplace(manySubs_[i].channel, i);
   }
 }
 
 bool Session::removeSub(uint32_t position, Sub* moved) {
-  if (index_ != nullptr) index_->erase(subs_[position].channel);
-  const bool last = position + 1 == subs_.size();
+  Sub* subs = subData();
+  if (index_ != nullptr) index_->erase(subs[position].channel);
+  const bool last = position + 1 == subCount_;
   if (!last) {
-    subs_[position] = subs_.back();
-    *moved = subs_[position];
+    subs[position] = subs[subCount_ - 1];
+    *moved = subs[position];
     if (index_ != nullptr) (*index_)[moved->channel] = position;
   }
-  subs_.pop_back();
-  if (subs_.empty()) {
+  --subCount_;
+  if (subCount_ == 0 && subCapacityLog2_ > 0) {
+    // A session that had thousands keeps no array.
     index_.reset();
-    std::vector<Sub>().swap(subs_);  // a session that had thousands keeps no array
+    delete[] manySubs_;
+    oneSub_ = {};
+    subCapacityLog2_ = 0;
   }
   return !last;
 }
@@ -126,15 +195,6 @@ void Session::detach() {
   if (inFlight_ == 0) delete this;
 }
 
-void Session::replaceGrants(const Identity& fresh) {
-  identity_.hasSubs = fresh.hasSubs;
-  identity_.subs = fresh.subs;
-  identity_.hasPubs = fresh.hasPubs;
-  identity_.pubs = fresh.pubs;
-  identity_.canSend = fresh.canSend;
-  identity_.expSec = fresh.expSec;
-}
-
 void PushEndpoint::onOpen(ws::WsConnection& conn) {
   Session& s = sessionOf(conn);
   Fanout::currentShard()->addSession(&s);
@@ -146,7 +206,7 @@ void PushEndpoint::onOpen(ws::WsConnection& conn) {
 
 void PushEndpoint::armExpiry(Session& s) {
   ws::WsConnection* conn = s.conn();
-  const int64_t expSec = s.identity().expSec;
+  const int64_t expSec = s.expSec();
   if (expSec == 0) {
     conn->setEndpointDeadline(0);
     return;
@@ -159,7 +219,7 @@ void PushEndpoint::armExpiry(Session& s) {
 
 void PushEndpoint::onEndpointDeadline(ws::WsConnection& conn, int64_t) {
   Session& s = sessionOf(conn);
-  const int64_t expSec = s.identity().expSec;
+  const int64_t expSec = s.expSec();
   if (expSec == 0) return;
   if (wallMs() < expSec * 1000) return armExpiry(s);  // the wall clock went back
   RC_LOG_DEBUG("{}: token of {} expired", connName(conn), s.user());
@@ -238,8 +298,7 @@ void PushEndpoint::replyError(Session& s, std::string_view id, std::string_view 
 }
 
 void PushEndpoint::subscribe(Session& s, const Command& cmd) {
-  const Identity& who = s.identity();
-  if (who.hasSubs && !channelAllowed(cmd.channel, who.subs)) {
+  if (!s.maySubscribe(cmd.channel)) {
     return replyError(s, cmd.id, "forbidden", "not allowed to subscribe to this channel");
   }
   Shard* shard = Fanout::currentShard();
@@ -297,9 +356,8 @@ void PushEndpoint::unsubscribe(Session& s, const Command& cmd) {
 }
 
 void PushEndpoint::publish(Session& s, const Command& cmd) {
-  const Identity& who = s.identity();
   // Dev mode lets everyone publish; with tokens only `pubs` grants it.
-  if (!options_->jwtSecret.empty() && !(who.hasPubs && channelAllowed(cmd.channel, who.pubs))) {
+  if (!options_->jwtSecret.empty() && !s.mayPublish(cmd.channel)) {
     return replyError(s, cmd.id, "forbidden", "not allowed to publish to this channel");
   }
   s.beginRequest();
@@ -320,7 +378,7 @@ void PushEndpoint::publish(Session& s, const Command& cmd) {
 }
 
 void PushEndpoint::sendDirect(Session& s, const Command& cmd) {
-  if (!s.identity().canSend) {
+  if (!s.canSend()) {
     return replyError(s, cmd.id, "forbidden", "not allowed to send direct messages");
   }
   engine_->send(cmd.to, cmd.data, s.user(), nullptr);  // one frame for every recipient
@@ -332,8 +390,7 @@ void PushEndpoint::sendDirect(Session& s, const Command& cmd) {
 }
 
 void PushEndpoint::presence(Session& s, const Command& cmd) {
-  const Identity& who = s.identity();
-  if (who.hasSubs && !channelAllowed(cmd.channel, who.subs)) {
+  if (!s.maySubscribe(cmd.channel)) {
     return replyError(s, cmd.id, "forbidden", "not allowed to see this channel");
   }
   s.beginRequest();

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -39,12 +40,31 @@ struct PushOptions {
 
 class Session {
  public:
-  Session(ws::WsConnection* conn, Identity identity, const CommandRate& rate, int64_t nowMs)
-      : limiter(rate, nowMs), conn_(conn), identity_(std::move(identity)) {}
+  Session(ws::WsConnection* conn, Identity identity, const CommandRate& rate, int64_t nowMs);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  // From a FixedPool (core/fixed_pool.h): every /ws connection has one.
+  static void* operator new(size_t bytes);
+  static void operator delete(void* p) noexcept;
 
   ws::WsConnection* conn() const { return conn_; }
-  const std::string& user() const { return identity_.user; }
-  const Identity& identity() const { return identity_; }
+  const std::string& user() const { return user_; }
+  // The display name: the token's "name" (or dev mode's ?name=), else the user.
+  const std::string& name() const {
+    return grants_ != nullptr && !grants_->name.empty() ? grants_->name : user_;
+  }
+  // What the token allows. Without a "subs" claim every channel may be subscribed to;
+  // without a "pubs" claim none may be published to (dev mode does not ask).
+  bool maySubscribe(std::string_view channel) const {
+    return grants_ == nullptr || !grants_->hasSubs || channelAllowed(channel, grants_->subs);
+  }
+  bool mayPublish(std::string_view channel) const {
+    return grants_ != nullptr && grants_->hasPubs && channelAllowed(channel, grants_->pubs);
+  }
+  bool canSend() const { return canSend_; }
+  // The token's exp (Unix seconds; 0: none; one past 2106 counts as 2106).
+  int64_t expSec() const { return expSec_; }
   // A refreshed token for the same user: its permissions and expiry replace the current ones
   // (user and display name stay). REQUIRES: fresh.user == user().
   void replaceGrants(const Identity& fresh);
@@ -55,8 +75,8 @@ class Session {
     LocalChannel* channel;
     uint32_t index;
   };
-  const std::vector<Sub>& subs() const { return subs_; }
-  Sub& sub(uint32_t position) { return subs_[position]; }
+  std::span<const Sub> subs() const { return {subData(), subCount_}; }
+  Sub& sub(uint32_t position) { return subData()[position]; }
   // Where `channel` sits in subs(), or kNotSubscribed. O(1) either way: a scan while the
   // session has at most kScanUpTo subscriptions (most have a few, and an index per session
   // would cost more than the session), a hash index from then on (built when it passes
@@ -82,7 +102,7 @@ class Session {
   // messages it reports. A later overflow may drop that notice too; its count then carries
   // over into the next one, so the counts a client receives add up to what it missed.
   FrameRef lastDroppedNotice;
-  uint64_t unreportedDropped = 0;
+  uint32_t unreportedDropped = 0;  // saturates (a client told of 4 billion has the idea)
 
   // Commands waiting for the engine's answer (a publish, a subscribe's recovery). A session
   // whose connection closed lives on, detached, until the last of them is answered, so an
@@ -97,11 +117,35 @@ class Session {
   void detach();
 
  private:
+  // What a token grants beyond its user, on the heap only when it says something (a
+  // display name other than the user, subs or pubs patterns): most sessions have none.
+  struct Grants {
+    std::string name;  // empty: the user
+    bool hasSubs = false;
+    std::vector<std::string> subs;
+    bool hasPubs = false;
+    std::vector<std::string> pubs;
+  };
+  void setGrants(std::string name, const Identity& identity);
+  uint32_t subCapacity() const { return uint32_t{1} << subCapacityLog2_; }
+  Sub* subData() { return subCapacityLog2_ == 0 ? &oneSub_ : manySubs_; }
+  const Sub* subData() const { return subCapacityLog2_ == 0 ? &oneSub_ : manySubs_; }
+
+  // Packed (120 bytes with the public part above): a session sits in every connection.
+  uint32_t expSec_;
   ws::WsConnection* conn_;
-  Identity identity_;
-  std::vector<Sub> subs_;
-  // channel -> position in subs_, only past kScanUpTo subscriptions.
+  std::string user_;
+  std::unique_ptr<Grants> grants_;
+  // The subscriptions: one in place (most sessions have one), more in a heap array.
+  union {
+    Sub oneSub_;     // capacity 1
+    Sub* manySubs_;  // capacity 2 and more
+  };
+  // channel -> position in subs, only past kScanUpTo subscriptions.
   std::unique_ptr<std::unordered_map<const LocalChannel*, uint32_t>> index_;
+  uint32_t subCount_ = 0;
+  uint8_t subCapacityLog2_ = 0;
+  bool canSend_;
   uint16_t inFlight_ = 0;
 };
 

@@ -90,7 +90,7 @@ bool Shard::addSubscription(Session* s, std::string_view channel, bool presence)
   ch->entries.push_back(
       {s, kPendingMinOffset, static_cast<uint32_t>(s->subs().size() - 1), presence, true});
   ++counters_.subscriptions;
-  engine_->presenceChange(channel, s->user(), s->identity().name, +1);
+  engine_->presenceChange(channel, s->user(), s->name(), +1);
   return true;
 }
 
@@ -138,7 +138,7 @@ void Shard::unlinkSubscription(Session* s, size_t subIndex) {
     movedSub.channel->entries[movedSub.index].subIndex = static_cast<uint32_t>(subIndex);
   }
   --counters_.subscriptions;
-  engine_->presenceChange(ch->name, s->user(), s->identity().name, -1);
+  engine_->presenceChange(ch->name, s->user(), s->name(), -1);
   if (ch->entries.empty()) {
     engine_->channelInterest(ch->name, false);
     channels_.erase(ch->name);  // frees ch
@@ -312,7 +312,8 @@ void Shard::queueFrame(Session* s, Envelope* env, Tally* tally) {
     size_t lost = conn->dropQueuedFrames(s->lastDroppedNotice.get(), &noticeDropped);
     counters_.dropped += lost;
     // A notice that was not dropped has gone out (or is going out): start a new count.
-    s->unreportedDropped = (noticeDropped ? s->unreportedDropped : 0) + lost;
+    const uint64_t unreported = (noticeDropped ? s->unreportedDropped : 0) + uint64_t{lost};
+    s->unreportedDropped = static_cast<uint32_t>(std::min<uint64_t>(unreported, UINT32_MAX));
     std::string notice;
     frame::dropped(notice, s->unreportedDropped);
     s->lastDroppedNotice = ws::buildFrame(ws::Opcode::kText, notice);

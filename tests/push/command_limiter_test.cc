@@ -65,6 +65,44 @@ TEST(CommandLimiter, RefusalsSpreadOverLongerThanTheWindowDoNotClose) {
   }
 }
 
+// The window is counted from its first refusal, to the millisecond, also when the clock
+// moved in steps between commands (the limiter keeps the window's age, not its start).
+TEST(CommandLimiter, TheWindowEndsExactlyItsLengthAfterItsFirstRefusal) {
+  const CommandRate rate{1, 1};  // one token per second, so a busy client is refused
+  CommandLimiter limiter(rate, 0);
+  ASSERT_EQ(limiter.admit(rate, 0), Verdict::kAccept);
+  ASSERT_EQ(limiter.admit(rate, 500), Verdict::kRefuse);  // opens the window at 500 ms
+  int64_t now = 500;
+  uint32_t refused = 1;
+  // Refused until a second has passed, then one accept per second: refusals at 1/ms in
+  // between, up to just under the window's end.
+  while (refused < CommandLimiter::kMaxRefused - 1) {
+    now += 1;
+    if (limiter.admit(rate, now) == Verdict::kRefuse) ++refused;
+  }
+  ASSERT_LT(now, 500 + CommandLimiter::kRefusedWindowMs);
+  // Far past the window's end: the next refusal starts a new window and does not close.
+  now = 500 + 3 * CommandLimiter::kRefusedWindowMs;
+  while (limiter.admit(rate, now) == Verdict::kAccept) {
+  }
+  EXPECT_EQ(limiter.admit(rate, now), Verdict::kRefuse);
+}
+
+// A quiet spell of days refills the bucket to its burst, no more (the refill is bounded
+// before it is multiplied, so the arithmetic stays in range).
+TEST(CommandLimiter, ALongQuietSpellRefillsToTheBurstOnly) {
+  const CommandRate rate{1'000'000, 3};
+  CommandLimiter limiter(rate, 0);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(limiter.admit(rate, 0), Verdict::kAccept);
+  ASSERT_EQ(limiter.admit(rate, 0), Verdict::kRefuse);
+  const int64_t days = int64_t{5} * 24 * 3600 * 1000;
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(limiter.admit(rate, days), Verdict::kAccept) << i;
+  EXPECT_EQ(limiter.admit(rate, days), Verdict::kRefuse);
+}
+
+// The packed limiter is one of every session's fields.
+static_assert(sizeof(CommandLimiter) == 16);
+
 TEST(CommandLimiter, ARateOfZeroIsNoLimit) {
   const CommandRate rate{0, 1};
   CommandLimiter limiter(rate, 0);
