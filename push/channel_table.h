@@ -56,6 +56,36 @@ struct HistoryEntry {
 // roughly so that a flood of tiny messages is not counted as free.
 inline constexpr uint64_t kHistoryEntryOverheadBytes = 96;
 
+// A deque that exists only while it holds something: libstdc++'s std::deque allocates its
+// map and a 512-byte block when constructed, and a channel has two that are empty most of
+// its life (the history of a channel nobody published to, the events waiting for a full
+// ring). The subset of the deque's interface the table uses; the deque is freed when it
+// empties.
+template <class T>
+class OnDemandDeque {
+ public:
+  bool empty() const { return items_ == nullptr; }
+  size_t size() const { return items_ == nullptr ? 0 : items_->size(); }
+  T& front() { return items_->front(); }
+  const T& front() const { return items_->front(); }
+  T& back() { return items_->back(); }
+  void push_back(T item) {
+    if (items_ == nullptr) items_ = std::make_unique<std::deque<T>>();
+    items_->push_back(std::move(item));
+  }
+  void pop_front() {
+    items_->pop_front();
+    if (items_->empty()) items_.reset();
+  }
+  void clear() { items_.reset(); }
+  auto begin() const { return items_ == nullptr ? kNone.begin() : items_->cbegin(); }
+  auto end() const { return items_ == nullptr ? kNone.end() : items_->cend(); }
+
+ private:
+  static inline const std::deque<T> kNone;
+  std::unique_ptr<std::deque<T>> items_;
+};
+
 struct PresenceUser {
   std::string name;
   uint32_t conns = 0;
@@ -72,7 +102,7 @@ struct Channel : std::enable_shared_from_this<Channel> {
   uint64_t offset = 0;   // last assigned offset (0: none yet; the first message gets 1)
   // Offsets ascending, contiguous. Changed only through ChannelTable (keep, trimHistory),
   // which counts the bytes against the budget.
-  std::deque<HistoryEntry> history;
+  OnDemandDeque<HistoryEntry> history;
   uint64_t historyBytes = 0;  // what `history` counts against the budget
   // The key this channel is listed under in the table's oldest-first index, never newer
   // than history.front().tsMs; -1 while the history is empty (not listed).
@@ -81,7 +111,7 @@ struct Channel : std::enable_shared_from_this<Channel> {
   std::unordered_map<std::string, PresenceUser, StringHash, std::equal_to<>> presence;
   // Presence events that found the ring full, oldest first (owned; each an Envelope of the
   // fan-out). They go out before any later message of the channel, so order holds.
-  std::deque<Envelope*> pendingEvents;
+  OnDemandDeque<Envelope*> pendingEvents;
 };
 
 // What one sweep() slice did.
