@@ -68,6 +68,9 @@ TEST(HeartbeatIntegration, SilentClientIsDroppedAndAnsweringClientStays) {
   ASSERT_TRUE(silentGone) << "a client that answers no ping is still connected after "
                           << kDropDeadline.count() << " ms";
   EXPECT_GE(silent.pingsSeen(), 1) << "dropped without being pinged (" << silentEnd << ")";
+  // Not before the ping interval and then the whole pong timeout passed (a timer tick, 50 ms,
+  // of slack for when the ping went out).
+  EXPECT_GE(*silentGone, std::chrono::milliseconds(1950)) << "dropped before its pong was due";
   EXPECT_GE(lively.pingsSeen(), 2) << "the answering client should have been pinged repeatedly";
   // Still served.
   auto pong = lively.request(R"({"op":"ping","id":1})");
