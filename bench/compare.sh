@@ -10,6 +10,16 @@
 #   fanout10k  FANOUT_BIG subscribers, the same
 #   latency    FANOUT_BIG subscribers at LATENCY_RATE messages/s: publish-to-delivery latency
 #   idle       IDLE_CONNS idle connections: server VmRSS before and while held, per connection
+# and the chat workload of bench/rooms.sh (not in the default SCENARIOS; for ringcast the same
+# client invocations as rooms.sh: --channel room, publishes to /api/publish):
+#   http10     10 subscribers of one channel, 64 B HTTP publishes as fast as absorbed,
+#              PUBLISH_CONNS connections x CHAT_INFLIGHT pipelined, DURATION
+#   rooms      ROOMS_SUBS subscribers over ROOMS channels (round robin), the same publishers,
+#              publishes spread uniformly over the channels; zero loss expected
+#   roomszipf  the same with --zipf 1 (a few hot rooms)
+# The peers serve one channel on /ws and POST /publish (fan-out and latency), and channel
+# NAME on /ws/NAME and POST /publish/NAME (the chat workload: /ws/{channel}, the client's
+# template, also for http10).
 #
 # Every server runs single-threaded on CPU SERVER_CPU (taskset), the client on CLIENT_CPU.
 # Results: progress and medians on stdout, a markdown report in OUT.
@@ -18,6 +28,9 @@
 #   bench/compare.sh
 #   RUNS=1 DURATION=2s FANOUT_BIG=2000 IDLE_CONNS=2000 bench/compare.sh      # smoke run
 #   SERVERS="ringcast nchan" SCENARIOS="echo idle" bench/compare.sh
+#   SCENARIOS="http10 rooms roomszipf" bench/compare.sh                       # chat workload
+#   RUNS=1 DURATION=2s ROOMS=100 ROOMS_SUBS=1000 SCENARIOS="http10 rooms roomszipf" \
+#       bench/compare.sh                                                      # its smoke run
 #
 # Environment (defaults in brackets):
 #   RINGCAST [build/ringcast]   BENCH [build/bench/ringcast-bench]
@@ -25,8 +38,12 @@
 #   SCENARIOS ["echo fanout1k fanout10k latency idle"]
 #   RUNS [3]  DURATION [10s]  OUT [build/compare.md]
 #   ECHO_CONNS [100]  FANOUT_SMALL [1000]  FANOUT_BIG [10000]  IDLE_CONNS [18000]
-#   SIZE [64]  PUBLISH_INFLIGHT [8]  LATENCY_RATE [20]  DRAIN_TIMEOUT [60s]
-#   SRC [127.0.0.1-127.0.0.4] (client source addresses for FANOUT_BIG and idle)
+#   SIZE [64]  PUBLISH_INFLIGHT [8] (fan-out)  LATENCY_RATE [20]  DRAIN_TIMEOUT [60s]
+#   PUBLISH_CONNS [4]  CHAT_INFLIGHT [16] (publisher connections and requests in flight on
+#       each, http10 and rooms)  ROOMS [1000]  ROOMS_SUBS [10000]
+#   SRC [127.0.0.1-127.0.0.4] (client source addresses for FANOUT_BIG, rooms and idle)
+#   RUN_TIMEOUT [300] seconds one bench client run may take (fan-out, echo, chat) before it
+#       is stopped (raise it with a long DURATION or DRAIN_TIMEOUT)
 #   SERVER_CPU [1]  CLIENT_CPU [0]
 #   PEERS_BUILD [build/peers] (go-hub binary, Go cache)   WORK [a new /tmp/ringcast-compare.*]
 #   NGINX [nginx]  NCHAN_MODULE [found under /usr/lib/nginx/modules or /usr/share/nginx/modules]
@@ -53,6 +70,11 @@ SIZE=${SIZE:-64}
 PUBLISH_INFLIGHT=${PUBLISH_INFLIGHT:-8}
 LATENCY_RATE=${LATENCY_RATE:-20}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-60s}
+PUBLISH_CONNS=${PUBLISH_CONNS:-4}
+CHAT_INFLIGHT=${CHAT_INFLIGHT:-16}
+ROOMS=${ROOMS:-1000}
+ROOMS_SUBS=${ROOMS_SUBS:-10000}
+RUN_TIMEOUT=${RUN_TIMEOUT:-300}
 SRC=${SRC:-127.0.0.1-127.0.0.4}
 SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
@@ -89,6 +111,8 @@ trap 'warn "terminated"; exit 143' TERM
 [[ -x $PYTHON ]] || die "$PYTHON is needed to read the JSON results"
 command -v taskset >/dev/null || die "taskset (util-linux) is needed"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number"
+[[ $RUN_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "RUN_TIMEOUT must be a positive number of seconds"
+command -v timeout >/dev/null || die "timeout (coreutils) is needed"
 for s in $SERVERS; do
     case $s in
         ringcast | nchan | go-hub | node-ws) ;;
@@ -97,8 +121,8 @@ for s in $SERVERS; do
 done
 for s in $SCENARIOS; do
     case $s in
-        echo | fanout1k | fanout10k | latency | idle) ;;
-        *) die "unknown scenario '$s' (echo fanout1k fanout10k latency idle)" ;;
+        echo | fanout1k | fanout10k | latency | idle | http10 | rooms | roomszipf) ;;
+        *) die "unknown scenario '$s' (echo fanout1k fanout10k latency idle http10 rooms roomszipf)" ;;
     esac
 done
 
@@ -257,6 +281,20 @@ fanout_target() {
     fi
 }
 
+# chat_target: the same for the chat workload (http10, rooms): one channel per room, named
+# by the client ({channel}); for ringcast the invocation of bench/rooms.sh.
+chat_target() {
+    if [[ $SRV_NAME == ringcast ]]; then
+        CHAT_TARGET=(--url "ws://$SRV_WS/ws?user=bench" --channel room
+            --publish-url "http://$SRV_API/api/publish")
+    else
+        CHAT_TARGET=(--url "ws://$SRV_WS/ws/{channel}" --publish-url "http://$SRV_WS/publish/{channel}"
+            --publish-body '{marker}{pad}')
+    fi
+    CHAT_TARGET+=(--size "$SIZE" --publish-conns "$PUBLISH_CONNS" --publish-inflight "$CHAT_INFLIGHT"
+        --duration "$DURATION" --drain-timeout "$DRAIN_TIMEOUT")
+}
+
 # record_rc TAG RC: the client's exit status, and its last lines when it failed.
 record_rc() {
     local tag=$1 rc=$2
@@ -267,13 +305,13 @@ record_rc() {
     fi
 }
 
-# run_client TAG ARGS...: the bench client on CLIENT_CPU; its exit status goes to TAG.rc.
-# It runs in the background so that a signal to this script is handled at once (the trap
-# then stops the client and the server).
+# run_client TAG ARGS...: the bench client on CLIENT_CPU, for RUN_TIMEOUT seconds at most;
+# its exit status goes to TAG.rc (124: timed out). It runs in the background so that a signal
+# to this script is handled at once (the trap then stops the client and the server).
 run_client() {
     local tag=$1 rc=0 client
     shift
-    taskset -c "$CLIENT_CPU" "$BENCH" "$@" --server-pid "$SRV_PID" \
+    taskset -c "$CLIENT_CPU" timeout "$RUN_TIMEOUT" "$BENCH" "$@" --server-pid "$SRV_PID" \
         --json "$WORK/results/$tag.json" --quiet >"$WORK/$tag.client.log" 2>&1 &
     client=$!
     STARTED+=("$client")
@@ -351,6 +389,17 @@ run_one() {
         idle)
             run_idle "$tag"
             ;;
+        http10)
+            chat_target
+            run_client "$tag" fanout "${CHAT_TARGET[@]}" --conns 10
+            ;;
+        rooms | roomszipf)
+            chat_target
+            local zipf=()
+            [[ $scen == roomszipf ]] && zipf=(--zipf 1)
+            run_client "$tag" fanout "${CHAT_TARGET[@]}" --conns "$ROOMS_SUBS" --channels "$ROOMS" \
+                --src "$SRC" "${zipf[@]}"
+            ;;
     esac
     stop_server
     "$PYTHON" "$WORK/report.py" run "$scen" "$server" "$run" || warn "$tag: could not read the results"
@@ -378,7 +427,15 @@ TITLES = {
     f"{ENV['PUBLISH_INFLIGHT']} publishes in flight",
     "latency": f"fan-out to {int(ENV['FANOUT_BIG']):,} subscribers at {ENV['LATENCY_RATE']} msg/s",
     "idle": f"{int(ENV['IDLE_CONNS']):,} idle connections",
+    "http10": f"10 subscribers of one channel, {ENV['SIZE']} B HTTP publishes, "
+    f"{ENV['PUBLISH_CONNS']} connections x {ENV['CHAT_INFLIGHT']} in flight",
+    "rooms": f"{int(ENV['ROOMS_SUBS']):,} subscribers in {int(ENV['ROOMS']):,} rooms, uniform, "
+    f"{ENV['PUBLISH_CONNS']} x {ENV['CHAT_INFLIGHT']} HTTP publishes in flight",
+    "roomszipf": f"{int(ENV['ROOMS_SUBS']):,} subscribers in {int(ENV['ROOMS']):,} rooms, --zipf 1, "
+    f"{ENV['PUBLISH_CONNS']} x {ENV['CHAT_INFLIGHT']} HTTP publishes in flight",
 }
+FANOUT = ("fanout1k", "fanout10k", "latency")
+CHAT = ("http10", "rooms", "roomszipf")
 
 
 def load(scen, server, run):
@@ -438,6 +495,8 @@ def load(scen, server, run):
             ooo=fo["out_of_order"],
             p50=d.get("p50"),
             p99=d.get("p99"),
+            wrong_channel=fo.get("wrong_channel", 0),
+            malformed=fo.get("malformed", 0),
         )
     return m
 
@@ -471,8 +530,9 @@ def pct(v):
     return "-" if v is None else f"{v:.0f}%"
 
 
-def problems(scen, rs):
-    """Loss, failures and errors summed over the runs, as text ('' when clean)."""
+def problems(scen, rs, loss=True):
+    """Loss, failures and errors summed over the runs, as text ('' when clean); without the
+    lost, duplicated and out-of-order counts when loss is False."""
     out = []
     failed = [r["failed"] for r in rs if "failed" in r]
     if failed:
@@ -485,16 +545,21 @@ def problems(scen, rs):
         out.append(f"{cl:,} connections lost")
     if scen == "echo" and total(ok, "bad"):
         out.append(f"{total(ok, 'bad'):,} bad echoes")
-    if scen in ("fanout1k", "fanout10k", "latency"):
+    if scen in FANOUT + CHAT:
         exp, lost = total(ok, "expected"), total(ok, "lost")
-        if lost:
+        if lost and loss:
             out.append(f"lost {lost:,} of {exp:,} deliveries ({100 * lost / exp:.2f}%)")
-        if total(ok, "dup"):
+        if total(ok, "dup") and loss:
             out.append(f"{total(ok, 'dup'):,} duplicated")
-        if total(ok, "ooo"):
+        if total(ok, "ooo") and loss:
             out.append(f"{total(ok, 'ooo'):,} out of order")
         if total(ok, "pub_errors"):
             out.append(f"{total(ok, 'pub_errors'):,} publish errors")
+    if scen in CHAT:
+        if total(ok, "wrong_channel"):
+            out.append(f"{total(ok, 'wrong_channel'):,} delivered on a wrong channel")
+        if total(ok, "malformed"):
+            out.append(f"{total(ok, 'malformed'):,} malformed")
     return "; ".join(out)
 
 
@@ -588,6 +653,13 @@ def table():
     def correctness(scen):
         return lambda rs, ok: problems(scen, rs) or "none"
 
+    def loss_counts(scen):
+        def cell(rs, ok):
+            text = f"{total(ok, 'lost'):,} / {total(ok, 'dup'):,} / {total(ok, 'ooo'):,}"
+            other = problems(scen, rs, loss=False)
+            return f"{text}; {other}" if other else text
+        return cell
+
     for scen in SCENARIOS:
         if scen == "echo":
             metric_row("echo: round trips/s", scen, "rate", num, True, True)
@@ -618,6 +690,17 @@ def table():
             text_row(f"{label}: held (endpoint)", scen,
                      lambda rs, ok: f"{num(med(ok, 'held'))} ({ok[0]['path']})")
             text_row(f"{label}: failures", scen, correctness(scen))
+        elif scen in CHAT:
+            if scen == "http10":
+                label = f"http10 (10 subs, {ENV['PUBLISH_CONNS']}x{ENV['CHAT_INFLIGHT']} HTTP)"
+            else:
+                label = f"{scen} ({int(ENV['ROOMS_SUBS']):,} subs / {int(ENV['ROOMS']):,} rooms)"
+            metric_row(f"{label}: publishes/s", scen, "pub_rate", num, True, True)
+            metric_row(f"{label}: deliveries/s", scen, "rate", num, True, True)
+            text_row(f"{label}: p50 / p99 delivery (ms)", scen,
+                     lambda rs, ok: f"{ms(med(ok, 'p50'))} / {ms(med(ok, 'p99'))}")
+            text_row(f"{label}: CPU client / server", scen, cpu)
+            text_row(f"{label}: lost / dup / out of order (all runs)", scen, loss_counts(scen))
     out = ["| | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(out)
@@ -639,7 +722,7 @@ if __name__ == "__main__":
         sys.exit(1 if any_problem() else 0)
 PY
 export WORK SERVERS SCENARIOS RUNS ECHO_CONNS FANOUT_SMALL FANOUT_BIG IDLE_CONNS SIZE \
-    PUBLISH_INFLIGHT LATENCY_RATE
+    PUBLISH_INFLIGHT LATENCY_RATE PUBLISH_CONNS CHAT_INFLIGHT ROOMS ROOMS_SUBS
 
 # ---- header: what was measured, on what ------------------------------------------------
 
@@ -696,7 +779,9 @@ done
     echo "Ratios read as how many times better ringcast is: ringcast / peer for rates, peer /"
     echo "ringcast for latency and memory. ⚠ marks a figure whose runs lost messages or"
     echo "connections, failed, or had errors (see the loss rows). CPU is the share of one core"
-    echo "over the measured window (client / server); the idle scenario has none."
+    echo "over the measured window (client / server); the idle scenario has none. The chat rows"
+    echo "(http10, rooms, roomszipf) are bench/rooms.sh's workload: the peers serve channel NAME"
+    echo "on /ws/NAME and POST /publish/NAME; lost / dup / out of order are summed over all runs."
     echo
     "$PYTHON" "$WORK/report.py" table
 } >"$OUT"

@@ -2,18 +2,23 @@
 //
 // Endpoints:
 //
-//	/echo          WebSocket: every text or binary message is sent back as it came.
-//	/ws            WebSocket: a subscriber of the one hub; receives every published message.
-//	POST /publish  the request body is broadcast as one text frame to every /ws subscriber.
+//	/echo                  WebSocket: every text or binary message is sent back as it came.
+//	/ws/NAME               WebSocket: a subscriber of channel NAME; receives every message
+//	                       published to it. The channel is created with its first subscriber
+//	                       and forgotten with its last.
+//	/ws                    the same for the channel "news" (the one-channel fan-out).
+//	POST /publish/NAME     the request body is broadcast as one text frame to every
+//	                       subscriber of channel NAME (none: nothing is sent, still 200).
+//	POST /publish          the same for the channel "news".
 //
-// The design is the classic gorilla chat hub: one hub goroutine owns the set of
-// subscribers, each subscriber has a reader goroutine and a writer goroutine with a
-// buffered send channel. Two deliberate choices: a broadcast is framed once
-// (websocket.PreparedMessage) and written to every subscriber; and a full send channel
-// makes the hub wait for that subscriber (up to -slow-timeout, then it is dropped)
-// instead of dropping it at once, so a fast publisher is slowed down rather than
-// subscribers losing messages. The publish handler answers 200 as soon as the hub's
-// queue has taken the message.
+// The design is the classic gorilla chat hub: one hub goroutine owns the map from channel
+// to its set of subscribers, each subscriber has a reader goroutine and a writer goroutine
+// with a buffered send channel. Two deliberate choices: a broadcast is framed once
+// (websocket.PreparedMessage) and written to every subscriber of its channel; and a full
+// send channel makes the hub wait for that subscriber (up to -slow-timeout, then it is
+// dropped) instead of dropping it at once, so a fast publisher is slowed down rather than
+// subscribers losing messages. While the hub waits, no channel's broadcast moves. The
+// publish handler answers 200 as soon as the hub's queue has taken the message.
 //
 // Prints "listen ADDR:PORT" on stdout once listening (-listen with port 0 picks one).
 // Run it with GOMAXPROCS=1 for a single-core comparison.
@@ -27,6 +32,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +47,9 @@ var (
 	maxMessage  = flag.Int64("max-message", 1<<20, "largest message or publish body accepted")
 )
 
+// defaultChannel is the channel of /ws and /publish.
+const defaultChannel = "news"
+
 var upgrader = websocket.Upgrader{
 	// Benchmark peer: accept any Origin.
 	CheckOrigin: func(*http.Request) bool { return true },
@@ -50,31 +59,50 @@ var upgrader = websocket.Upgrader{
 }
 
 type subscriber struct {
-	conn *websocket.Conn
-	send chan *websocket.PreparedMessage
-	done chan struct{} // closed when the writer goroutine has exited
+	channel string
+	conn    *websocket.Conn
+	send    chan *websocket.PreparedMessage
+	done    chan struct{} // closed when the writer goroutine has exited
+}
+
+type publication struct {
+	channel string
+	msg     *websocket.PreparedMessage
 }
 
 type hub struct {
 	register   chan *subscriber
 	unregister chan *subscriber
-	broadcast  chan *websocket.PreparedMessage
-	subs       map[*subscriber]struct{}
+	broadcast  chan publication
+	channels   map[string]map[*subscriber]struct{}
 }
 
 func newHub() *hub {
 	return &hub{
 		register:   make(chan *subscriber),
 		unregister: make(chan *subscriber, 1024),
-		broadcast:  make(chan *websocket.PreparedMessage, *hubBuffer),
-		subs:       make(map[*subscriber]struct{}),
+		broadcast:  make(chan publication, *hubBuffer),
+		channels:   make(map[string]map[*subscriber]struct{}),
 	}
 }
 
+func (h *hub) add(s *subscriber) {
+	subs := h.channels[s.channel]
+	if subs == nil {
+		subs = make(map[*subscriber]struct{})
+		h.channels[s.channel] = subs
+	}
+	subs[s] = struct{}{}
+}
+
 func (h *hub) remove(s *subscriber) {
-	if _, ok := h.subs[s]; ok {
-		delete(h.subs, s)
+	subs := h.channels[s.channel]
+	if _, ok := subs[s]; ok {
+		delete(subs, s)
 		close(s.send)
+		if len(subs) == 0 {
+			delete(h.channels, s.channel)
+		}
 	}
 }
 
@@ -82,24 +110,24 @@ func (h *hub) run() {
 	for {
 		select {
 		case s := <-h.register:
-			h.subs[s] = struct{}{}
+			h.add(s)
 		case s := <-h.unregister:
 			h.remove(s)
-		case m := <-h.broadcast:
-			for s := range h.subs {
+		case p := <-h.broadcast:
+			for s := range h.channels[p.channel] {
 				select {
-				case s.send <- m:
+				case s.send <- p.msg:
 					continue
 				default:
 				}
 				// Queue full: wait for this subscriber's writer rather than drop it.
 				t := time.NewTimer(*slowTimeout)
 				select {
-				case s.send <- m:
+				case s.send <- p.msg:
 				case <-s.done:
 					h.remove(s)
 				case <-t.C:
-					log.Printf("dropping a subscriber: send queue full for %v", *slowTimeout)
+					log.Printf("dropping a subscriber of %q: send queue full for %v", s.channel, *slowTimeout)
 					h.remove(s)
 					s.conn.Close()
 				}
@@ -120,16 +148,35 @@ func (s *subscriber) writer() {
 	s.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""))
 }
 
+// channelOf: the channel NAME of PREFIX/NAME, the default channel for PREFIX itself;
+// false for anything else (an empty name, or one with a slash).
+func channelOf(path, prefix string) (string, bool) {
+	if path == prefix {
+		return defaultChannel, true
+	}
+	name := strings.TrimPrefix(path, prefix+"/")
+	if name == path || name == "" || strings.Contains(name, "/") {
+		return "", false
+	}
+	return name, true
+}
+
 func serveSubscriber(h *hub, w http.ResponseWriter, r *http.Request) {
+	channel, ok := channelOf(r.URL.Path, "/ws")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
 	conn, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
 	}
 	conn.SetReadLimit(*maxMessage)
 	s := &subscriber{
-		conn: conn,
-		send: make(chan *websocket.PreparedMessage, *sendBuffer),
-		done: make(chan struct{}),
+		channel: channel,
+		conn:    conn,
+		send:    make(chan *websocket.PreparedMessage, *sendBuffer),
+		done:    make(chan struct{}),
 	}
 	h.register <- s
 	go s.writer()
@@ -161,6 +208,11 @@ func serveEcho(w http.ResponseWriter, r *http.Request) {
 }
 
 func servePublish(h *hub, w http.ResponseWriter, r *http.Request) {
+	channel, ok := channelOf(r.URL.Path, "/publish")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
 	if r.Method != http.MethodPost {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
 		return
@@ -179,7 +231,7 @@ func servePublish(h *hub, w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	h.broadcast <- pm
+	h.broadcast <- publication{channel: channel, msg: pm}
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -190,8 +242,12 @@ func main() {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/echo", serveEcho)
-	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) { serveSubscriber(h, w, r) })
-	mux.HandleFunc("/publish", func(w http.ResponseWriter, r *http.Request) { servePublish(h, w, r) })
+	subscribe := func(w http.ResponseWriter, r *http.Request) { serveSubscriber(h, w, r) }
+	publish := func(w http.ResponseWriter, r *http.Request) { servePublish(h, w, r) }
+	mux.HandleFunc("/ws", subscribe)
+	mux.HandleFunc("/ws/", subscribe)
+	mux.HandleFunc("/publish", publish)
+	mux.HandleFunc("/publish/", publish)
 
 	ln, err := net.Listen("tcp", *listenAddr)
 	if err != nil {

@@ -1,10 +1,15 @@
 // node-ws: a Node.js `ws` peer server for bench/compare.sh, one process, one thread.
 //
 // Endpoints:
-//   /echo          WebSocket: every text or binary message is sent back as it came.
-//   /ws            WebSocket: a subscriber; receives every published message.
-//   POST /publish  the request body is sent as one text frame to every /ws subscriber
-//                  (the loop of ws.send() from the ws README's broadcast example), then 200.
+//   /echo               WebSocket: every text or binary message is sent back as it came.
+//   /ws/NAME            WebSocket: a subscriber of channel NAME; receives every message
+//                       published to it. The channel (a Set of sockets in a Map) is created
+//                       with its first subscriber and forgotten with its last.
+//   /ws                 the same for the channel "news" (the one-channel fan-out).
+//   POST /publish/NAME  the request body is sent as one text frame to every subscriber of
+//                       channel NAME (the loop of ws.send() from the ws README's broadcast
+//                       example), then 200 (also when it has none).
+//   POST /publish       the same for the channel "news".
 //
 // Usage: node server.mjs [--listen 127.0.0.1:0]
 // Prints "listen ADDR:PORT" on stdout once listening.
@@ -36,7 +41,9 @@ const host = listen.slice(0, colon);
 const port = Number(listen.slice(colon + 1));
 const maxPayload = 1 << 20;
 
-const subscribers = new Set();
+// The channel of /ws and /publish.
+const defaultChannel = 'news';
+const channels = new Map(); // channel name -> Set of subscribed sockets
 const wsOptions = { noServer: true, perMessageDeflate: false, clientTracking: false, maxPayload };
 const echoServer = new WebSocketServer(wsOptions);
 const subServer = new WebSocketServer(wsOptions);
@@ -46,14 +53,32 @@ function onEcho(ws) {
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
 }
 
-function onSubscriber(ws) {
-    subscribers.add(ws);
+// channelOf('/ws/room1', '/ws') = 'room1', of '/ws' the default channel; null for anything
+// else (an empty name, or one with a slash).
+function channelOf(path, prefix) {
+    if (path === prefix) return defaultChannel;
+    if (!path.startsWith(prefix + '/')) return null;
+    const name = path.slice(prefix.length + 1);
+    return name === '' || name.includes('/') ? null : name;
+}
+
+function onSubscriber(ws, channel) {
+    let subs = channels.get(channel);
+    if (subs === undefined) {
+        subs = new Set();
+        channels.set(channel, subs);
+    }
+    subs.add(ws);
     ws.on('error', () => {});
-    ws.on('close', () => subscribers.delete(ws));
+    ws.on('close', () => {
+        subs.delete(ws);
+        if (subs.size === 0 && channels.get(channel) === subs) channels.delete(channel);
+    });
 }
 
 const server = http.createServer((req, res) => {
-    if (req.url !== '/publish') {
+    const channel = channelOf(req.url.split('?', 1)[0], '/publish');
+    if (channel === null) {
         res.writeHead(404, { 'Content-Length': 0 }).end();
         return;
     }
@@ -73,8 +98,11 @@ const server = http.createServer((req, res) => {
             return;
         }
         const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-        for (const ws of subscribers) {
-            ws.send(body, { binary: false });
+        const subs = channels.get(channel);
+        if (subs !== undefined) {
+            for (const ws of subs) {
+                ws.send(body, { binary: false });
+            }
         }
         res.writeHead(200, { 'Content-Length': 0 }).end();
     });
@@ -83,10 +111,11 @@ const server = http.createServer((req, res) => {
 server.on('upgrade', (req, socket, head) => {
     socket.on('error', () => {});
     const path = req.url.split('?', 1)[0];
+    const channel = channelOf(path, '/ws');
     if (path === '/echo') {
         echoServer.handleUpgrade(req, socket, head, onEcho);
-    } else if (path === '/ws') {
-        subServer.handleUpgrade(req, socket, head, onSubscriber);
+    } else if (channel !== null) {
+        subServer.handleUpgrade(req, socket, head, (ws) => onSubscriber(ws, channel));
     } else {
         socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
     }
