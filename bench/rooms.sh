@@ -182,7 +182,9 @@ for scen in $SCENARIOS; do
     done
 done
 
-"$PYTHON" - "$WORK" "$OUT" "$SCENARIOS" "$RUNS" "$([[ -n $BASELINE ]] && echo 1 || echo 0)" \
+ROOMS=$ROOMS ROOMS_SUBS=$ROOMS_SUBS FANOUT_BIG=$FANOUT_BIG FANOUT_SMALL=$FANOUT_SMALL \
+    LATENCY_RATE=$LATENCY_RATE \
+    "$PYTHON" - "$WORK" "$OUT" "$SCENARIOS" "$RUNS" "$([[ -n $BASELINE ]] && echo 1 || echo 0)" \
     "$IDLE_CONNS" "$RINGCAST" "$BASELINE" <<'EOF'
 import json, os, statistics, sys
 work, out, scens, runs, hasbase, idle, newbin, basebin = sys.argv[1:]
@@ -221,10 +223,15 @@ cols = {"http10": [("publishes/s", "pub", 0)], "tcp10": [("publishes/s", "pub", 
         "fanout10k": [("deliveries/s", "del", 0)], "fanout1k": [("deliveries/s", "del", 0)],
         "latency": [("p50 ms", "p50", 2), ("p99 ms", "p99", 2)],
         "idle": [("B per connection", "bpc", 0)]}
+env = {k: int(os.environ[k]) for k in
+       ("ROOMS", "ROOMS_SUBS", "FANOUT_BIG", "FANOUT_SMALL", "LATENCY_RATE")}
+rooms = f"{env['ROOMS']:,} rooms of {env['ROOMS_SUBS'] // max(env['ROOMS'], 1):,}"
 names = {"http10": "HTTP publishes, 1 channel of 10", "tcp10": "TCP publishes, 1 channel of 10",
-         "rooms": "1,000 rooms of 10, uniform", "roomszipf": "1,000 rooms of 10, --zipf 1",
-         "fanout10k": "fan-out to 10,000", "fanout1k": "fan-out to 1,000",
-         "latency": "latency at 20 msg/s to 10,000", "idle": f"{idle:,} sessions, RSS"}
+         "rooms": f"{rooms}, uniform", "roomszipf": f"{rooms}, --zipf 1",
+         "fanout10k": f"fan-out to {env['FANOUT_BIG']:,}",
+         "fanout1k": f"fan-out to {env['FANOUT_SMALL']:,}",
+         "latency": f"latency at {env['LATENCY_RATE']} msg/s to {env['FANOUT_BIG']:,}",
+         "idle": f"{idle:,} sessions, RSS"}
 head = "| scenario | metric | " + ("new | baseline | ratio | " if hasbase else "value | ")
 head += "server CPU | client CPU | lost | dup |"
 lines = [f"ringcast: `{newbin}`" + (f", baseline: `{basebin}`" if hasbase else ""),
@@ -238,7 +245,8 @@ for s in scens:
         cpu = lambda side, k: num(med(side, s, k))
         sc = cpu("new", "scpu") + ("/" + cpu("base", "scpu") if hasbase else "")
         cc = cpu("new", "ccpu") + ("/" + cpu("base", "ccpu") if hasbase else "")
-        row += f"{sc}% | {cc}% | {num(med('new', s, 'lost'))} | {num(med('new', s, 'dup'))} |"
+        both = lambda k: num(med("new", s, k)) + ("/" + num(med("base", s, k)) if hasbase else "")
+        row += f"{sc}% | {cc}% | {both('lost')} | {both('dup')} |"
         lines.append(row)
 text = "\n".join(lines) + "\n"
 open(out, "w").write(text)
