@@ -32,6 +32,7 @@ TcpConnection::TcpConnection(EventLoop* loop, int fd)
 
 TcpConnection::~TcpConnection() {
   if (fd_ >= 0) ::close(fd_);
+  clearQueue();
 }
 
 bool TcpConnection::startTls(const TlsContext& context, TlsSession::Role role,
@@ -50,8 +51,18 @@ bool TcpConnection::startTls(const TlsContext& context, TlsSession::Role role,
 void TcpConnection::send(FrameRef frame) {
   loop_->assertInLoopThread();
   if (state_ != State::kOpen || closeAfterFlush_) return;
+  const uint64_t before = queue_.bytes();
   queue_.push(std::move(frame));
+  loop_->addQueuedBytes(queue_.bytes() - before);
   if (!writeBlocked_) loop_->markDirty(this);
+}
+
+size_t TcpConnection::dropQueued(bool keepPartial, const SharedFrame* uncounted,
+                                 bool* uncountedDropped) {
+  const uint64_t before = queue_.bytes();
+  const size_t dropped = queue_.dropQueued(keepPartial, uncounted, uncountedDropped);
+  loop_->removeQueuedBytes(before - queue_.bytes());
+  return dropped;
 }
 
 void TcpConnection::sendCopy(std::string_view bytes) {
@@ -79,7 +90,7 @@ void TcpConnection::closeNow() {
   clearDeadline();
   ::close(fd_);  // also removes it from epoll
   fd_ = -1;
-  queue_.clear();
+  clearQueue();
   onClosed();
   loop_->destroyLater(this);
 }
@@ -161,7 +172,7 @@ void TcpConnection::flush() {
     for (int i = 0; i < count; ++i) want += iov[i].iov_len;
     ssize_t n = ::writev(fd_, iov, count);
     if (n >= 0) {
-      queue_.consume(static_cast<size_t>(n));
+      consume(static_cast<size_t>(n));
       if (static_cast<size_t>(n) < want) {
         writeBlocked_ = true;  // socket buffer full: the writable edge resumes us
         return;
@@ -221,7 +232,7 @@ void TcpConnection::continueTlsHandshake() {
       ssize_t ignored = ::write(fd_, kPlainHttpOnTlsPort.data(), kPlainHttpOnTlsPort.size());
       (void)ignored;
       ::shutdown(fd_, SHUT_WR);
-      queue_.clear();
+      clearQueue();
       closeAfterFlush_ = true;
       state_ = State::kDraining;
       setDeadline(loop_->nowMs() + kGoAwayLingerMs);
@@ -299,7 +310,7 @@ void TcpConnection::flushTls() {
       data = staging;
     }
     const TlsSession::Result r = tls_->write(data, len);
-    queue_.consume(r.bytes);
+    consume(r.bytes);
     io = r.io;
   }
   switch (io) {
