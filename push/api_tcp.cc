@@ -73,7 +73,30 @@ void PublishConnection::armIdleDeadline() {
 }
 
 void PublishConnection::onDrained() {
-  if (inputHeld_ && mayTakeCommands(kMaxQueuedReplies / 2)) resumeInput();
+  resumeWhenAllowed();
+}
+
+void PublishConnection::onLoopDrained() {
+  sliceBytes_ = 0;  // fanned out: the iteration that took it in has ended
+  resumeWhenAllowed();
+}
+
+bool PublishConnection::endOfSlice(size_t bytes) {
+  if (options_->feedPauseBytes == 0) return false;
+  sliceBytes_ += bytes;
+  if (sliceBytes_ < kFeedSliceBytes) return false;
+  holdInput();
+  loop()->resumeWhenDrained(this, options_->feedPauseBytes / 2);
+  return true;
+}
+
+void PublishConnection::resumeWhenAllowed() {
+  if (!inputHeld_ || processing_ || sliceBytes_ >= kFeedSliceBytes) return;
+  if (loopBacklogged(options_->feedPauseBytes / 2)) {
+    loop()->resumeWhenDrained(this, options_->feedPauseBytes / 2);
+    return;
+  }
+  if (mayTakeCommands(kMaxQueuedReplies / 2)) resumeInput();
 }
 
 void PublishConnection::onClosed() {
@@ -82,7 +105,8 @@ void PublishConnection::onClosed() {
 }
 
 bool PublishConnection::mayTakeCommands(size_t maxReplies) const {
-  return replies_.size() < maxReplies && queuedBytes() <= kMaxOutputBytes;
+  return replies_.size() < maxReplies && queuedBytes() <= kMaxOutputBytes &&
+         !loopBacklogged(options_->feedPauseBytes);
 }
 
 size_t PublishConnection::processInput(std::string_view buffer) {
@@ -99,6 +123,9 @@ size_t PublishConnection::processInput(std::string_view buffer) {
     }
     if (!mayTakeCommands(kMaxQueuedReplies)) {
       holdInput();
+      if (loopBacklogged(options_->feedPauseBytes)) {
+        loop()->resumeWhenDrained(this, options_->feedPauseBytes / 2);
+      }
       break;
     }
     TcpCommand command;
@@ -125,6 +152,7 @@ size_t PublishConnection::processInput(std::string_view buffer) {
     }
     offset += r.consumed;
     handleCommand(command);
+    if (endOfSlice(r.consumed)) break;
   }
   processing_ = false;
   writeReady();
@@ -209,7 +237,7 @@ void PublishConnection::writeReady() {
     closeAfterFlush(options_->closeTimeoutMs);
     return;
   }
-  if (inputHeld_ && !processing_ && mayTakeCommands(kMaxQueuedReplies / 2)) resumeInput();
+  resumeWhenAllowed();
 }
 
 }  // namespace ringcast::push
