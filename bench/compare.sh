@@ -45,6 +45,8 @@
 #   RUN_TIMEOUT [300] seconds one bench client run may take (fan-out, echo, chat) before it
 #       is stopped (raise it with a long DURATION or DRAIN_TIMEOUT)
 #   SERVER_CPU [1]  CLIENT_CPU [0]
+#   KEEP_AWAKE [unset]: 1 runs a SCHED_IDLE busy loop on both CPUs meanwhile (see
+#       keep_awake in bench/started.sh: a VM whose idle vCPUs halt wakes them slowly)
 #   PEERS_BUILD [build/peers] (go-hub binary, Go cache)   WORK [a new /tmp/ringcast-compare.*]
 #   NGINX [nginx]  NCHAN_MODULE [found under /usr/lib/nginx/modules or /usr/share/nginx/modules]
 #   NODE [node]  NODE_PATH [tests/e2e/node_modules]  GO [go]
@@ -101,6 +103,7 @@ warn() {
 
 # shellcheck source=bench/started.sh
 source "$ROOT/bench/started.sh"
+keep_awake "$SERVER_CPU" "$CLIENT_CPU"
 trap 'warn "interrupted"; exit 130' INT
 trap 'warn "terminated"; exit 143' TERM
 

@@ -29,6 +29,8 @@
 #   FANOUT_BIG [10000] FANOUT_SMALL [1000] LATENCY_RATE [20] LATENCY_DURATION [10s]
 #   IDLE_CONNS [18000] IDLE_CHANNELS [IDLE_CONNS/10] IDLE_RATE [2] IDLE_WARMUP [empty; 1: 200
 #   sessions come and go before the baseline RSS is read] SRC [127.0.0.1-127.0.0.4] SERVER_CPU [1] CLIENT_CPU [0]
+#   KEEP_AWAKE [unset]: 1 runs a SCHED_IDLE busy loop on both CPUs meanwhile (see
+#       keep_awake in bench/started.sh: a VM whose idle vCPUs halt wakes them slowly)
 #   OUT [build/rooms.md] WORK [a new /tmp/ringcast-rooms.*]
 #   PROFILE [empty; 1: perf record -g the server of every run for PROFILE_SECONDS (3) once
 #   publishing started, into WORK/TAG.perf.data]
@@ -94,6 +96,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # shellcheck source=bench/started.sh
 source "$ROOT/bench/started.sh"
+keep_awake "$SERVER_CPU" "$CLIENT_CPU"
 
 # start_server BINARY TAG: sets SRV_PID, SRV_WS, SRV_API, SRV_PUB.
 start_server() {

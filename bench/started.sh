@@ -10,6 +10,12 @@
 #                       in the background: once the file READY exists (a bench client's
 #                       --ready-file), `perf record -g` the comma-separated PIDS for SECONDS
 #                       into OUT (a started process, stopped with the others)
+#   keep_awake CPU...   with KEEP_AWAKE=1: a busy loop at SCHED_IDLE on each CPU (a started
+#                       process, two hours at most). On a VM a vCPU that halts between events
+#                       costs a host round trip to wake, and a ping-pong between two
+#                       processes on two vCPUs then runs at a fraction of its speed, both
+#                       sides mostly idle; the loop keeps the vCPUs running and takes nothing
+#                       from a normal process that is runnable. Say so next to the numbers.
 
 STARTED=()
 
@@ -74,6 +80,15 @@ profile_when_ready() {
         [[ -e $ready ]] && exec perf record -q -g -F 999 -p "$pids" -o "$out" -- sleep "$seconds"
     ) >/dev/null 2>&1 &
     STARTED+=("$!")
+}
+
+keep_awake() {
+    [[ ${KEEP_AWAKE:-} == 1 ]] || return 0
+    local cpu
+    for cpu in "$@"; do
+        taskset -c "$cpu" chrt --idle 0 timeout 7200 bash -c 'while :; do :; done' &
+        STARTED+=("$!")
+    done
 }
 
 trap stop_started EXIT
