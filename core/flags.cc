@@ -196,8 +196,7 @@ const std::vector<FlagRow>& flagTable() {
        .field = Size{&Flags::feedBacklogBytes},
        .help = "bytes queued for writing on all sockets of a loop before its TCP publish "
                "connections are not read (until half of it is written), so a feeder is "
-               "paced by what subscribers read (0: a quarter of --max-outbuf per connection "
-               "of the loop)",
+               "paced by what subscribers read (0: 8x --max-outbuf, at least 64 MiB)",
        .whenZero = "auto"},
       {.name = "--handshake-timeout",
        .field = Duration{&Flags::handshakeTimeoutMs},

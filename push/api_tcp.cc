@@ -81,23 +81,19 @@ void PublishConnection::onLoopDrained() {
   resumeWhenAllowed();
 }
 
-uint64_t PublishConnection::feedPauseBytes() const {
-  if (options_->feedPauseBytes > 0) return options_->feedPauseBytes;
-  return loop()->connectionCount() * (options_->maxOutbufBytes / 4);
-}
-
 bool PublishConnection::endOfSlice(size_t bytes) {
+  if (options_->feedPauseBytes == 0) return false;
   sliceBytes_ += bytes;
   if (sliceBytes_ < kFeedSliceBytes) return false;
   holdInput();
-  loop()->resumeWhenDrained(this, feedPauseBytes() / 2);
+  loop()->resumeWhenDrained(this, options_->feedPauseBytes / 2);
   return true;
 }
 
 void PublishConnection::resumeWhenAllowed() {
   if (!inputHeld_ || processing_ || sliceBytes_ >= kFeedSliceBytes) return;
-  if (loopBacklogged(feedPauseBytes() / 2)) {
-    loop()->resumeWhenDrained(this, feedPauseBytes() / 2);
+  if (loopBacklogged(options_->feedPauseBytes / 2)) {
+    loop()->resumeWhenDrained(this, options_->feedPauseBytes / 2);
     return;
   }
   if (mayTakeCommands(kMaxQueuedReplies / 2)) resumeInput();
@@ -110,7 +106,7 @@ void PublishConnection::onClosed() {
 
 bool PublishConnection::mayTakeCommands(size_t maxReplies) const {
   return replies_.size() < maxReplies && queuedBytes() <= kMaxOutputBytes &&
-         !loopBacklogged(feedPauseBytes());
+         !loopBacklogged(options_->feedPauseBytes);
 }
 
 size_t PublishConnection::processInput(std::string_view buffer) {
@@ -127,8 +123,8 @@ size_t PublishConnection::processInput(std::string_view buffer) {
     }
     if (!mayTakeCommands(kMaxQueuedReplies)) {
       holdInput();
-      if (loopBacklogged(feedPauseBytes())) {
-        loop()->resumeWhenDrained(this, feedPauseBytes() / 2);
+      if (loopBacklogged(options_->feedPauseBytes)) {
+        loop()->resumeWhenDrained(this, options_->feedPauseBytes / 2);
       }
       break;
     }

@@ -18,15 +18,15 @@
 //
 // Back-pressure towards the feeder: a feeder that outruns what its loop's subscribers read
 // would otherwise grow their queues until the slow-consumer policy closes them all. So a
-// publish connection is also not read while its loop owes its sockets more than
-// feedPauseBytes() altogether, and resumes when that is down to half. By default that is a
-// quarter of --max-outbuf per connection of the loop: the feed slows to the subscribers'
-// pace once they as a whole are behind (a quarter of the way to the limit on average),
-// while one or a few slow clients reach --max-outbuf, and are closed as slow consumers, long
-// before they could hold up a feed. A publish is fanned out at the end of the loop's
-// iteration, so the feeder takes in at most kFeedSliceBytes before the loop looks again.
-// Only the feeder's own loop is looked at: with several loops, each feeder is paced by the
-// subscribers that share its loop (a fair sample when subscribers are spread over them).
+// publish connection is also not read while its loop has more than feedPauseBytes queued for
+// writing over all its connections, and resumes when that is down to half. A publish is
+// fanned out at the end of the loop's iteration, so the feeder takes in at most
+// kFeedSliceBytes before the loop looks again. The bound is far
+// above one socket's --max-outbuf (--feed-backlog, by default 8x, at least 64 MiB), so a few slow
+// clients are closed as slow consumers long before they could stall a feed; only when the
+// subscribers as a whole fall behind does the feed slow down to what they read. Only the feeder's
+// own loop is looked at: with several loops, each feeder is paced by the subscribers that share its
+// loop (a fair sample when subscribers are spread over the loops).
 //
 // Thread safety: a PublishConnection is loop-owned, like its TcpConnection base.
 // PublishOptions is built before the loops start and is const while they run.
@@ -55,10 +55,8 @@ struct PublishOptions {
   int64_t idleTimeoutMs = 300'000;     // --publish-idle-timeout; 0: none
   PortRefusals* refusals = nullptr;    // counted here, shown in /metrics; null: not counted
   // A feeder is not read while the sockets of its loop have more than this queued for
-  // writing altogether, and is read again once they are down to half (--feed-backlog; 0:
-  // a quarter of maxOutbufBytes per connection of the loop).
+  // writing altogether, and is read again once they are down to half (0: no such bound).
   uint64_t feedPauseBytes = 0;
-  uint64_t maxOutbufBytes = 1 << 20;  // --max-outbuf
 };
 
 // Takes ownership of the accepted socket `fd` and serves the protocol on it until it closes.
@@ -74,8 +72,8 @@ class PublishConnection final : public OrderedReplyConnection {
   static constexpr size_t kMaxQueuedReplies = 1024;
   // Unread reply bytes (a feeder that never reads its -ERR lines) before it stops reading.
   static constexpr uint64_t kMaxOutputBytes = 1 << 20;
-  // Input taken in before the loop looks at its backlog again: what is published now is
-  // fanned out only at the end of the iteration.
+  // With a feed bound (feedPauseBytes), input taken in before the loop looks at its backlog
+  // again: what is published now is fanned out only at the end of the iteration.
   static constexpr uint64_t kFeedSliceBytes = 256 << 10;
 
   // REQUIRES: on loop's thread; hub and options outlive the connection.
@@ -103,12 +101,10 @@ class PublishConnection final : public OrderedReplyConnection {
   // bytes consumed (skipped payload bytes included).
   size_t processInput(std::string_view buffer) override;
   bool mayTakeCommands(size_t resumeAt) const;
-  // The loop's backlog that pauses this feeder (PublishOptions::feedPauseBytes).
-  uint64_t feedPauseBytes() const;
-  // More than `bytes` wait to be written on this loop's connections.
-  bool loopBacklogged(uint64_t bytes) const { return loop()->queuedBytes() > bytes; }
+  // More than `bytes` wait to be written on this loop's connections (0: never).
+  bool loopBacklogged(uint64_t bytes) const { return bytes > 0 && loop()->queuedBytes() > bytes; }
   // Held input resumes once every bound allows it again: the slice was fanned out, and the
-  // loop's backlog is down to half of feedPauseBytes().
+  // loop's backlog is down to half of feedPauseBytes.
   void resumeWhenAllowed();
   void onLoopDrained() override;
   // Counts a command's bytes against the feed slice; true when the slice is full and input
