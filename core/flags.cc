@@ -192,12 +192,6 @@ const std::vector<FlagRow>& flagTable() {
        .field = Size{&Flags::maxOutbufBytes},
        .help = "bytes queued for one socket before the gateway stops reading from it; a "
                "subscriber over it gets --slow-consumer"},
-      {.name = "--feed-backlog",
-       .field = Size{&Flags::feedBacklogBytes},
-       .help = "bytes queued for writing on all sockets of a loop before its TCP publish "
-               "connections are not read (until half of it is written), so a feeder is "
-               "paced by what subscribers read (0: 8x --max-outbuf, at least 64 MiB)",
-       .whenZero = "auto"},
       {.name = "--handshake-timeout",
        .field = Duration{&Flags::handshakeTimeoutMs},
        .help = "time from TCP accept to a completed WebSocket upgrade"},

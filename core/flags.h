@@ -30,7 +30,6 @@ struct Flags {
   int64_t maxConnections = 0;                    // 0 = as many as the open-file limit allows
   uint64_t maxMessageBytes = 1 << 20;            // largest message a client may send (1009 above)
   uint64_t maxOutbufBytes = 1 << 20;             // bytes queued for one socket before back-pressure
-  uint64_t feedBacklogBytes = 0;                 // a loop's queued bytes that pause its TCP feeders
   int64_t handshakeTimeoutMs = 10'000;           // TCP accept -> completed upgrade
   int64_t pingIntervalMs = 25'000;               // ping a connection idle this long; 0 = never
   int64_t pongTimeoutMs = 10'000;           // drop it if no pong (or any frame) arrives in time

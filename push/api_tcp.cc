@@ -73,30 +73,7 @@ void PublishConnection::armIdleDeadline() {
 }
 
 void PublishConnection::onDrained() {
-  resumeWhenAllowed();
-}
-
-void PublishConnection::onLoopDrained() {
-  sliceBytes_ = 0;  // fanned out: the iteration that took it in has ended
-  resumeWhenAllowed();
-}
-
-bool PublishConnection::endOfSlice(size_t bytes) {
-  if (options_->feedPauseBytes == 0) return false;
-  sliceBytes_ += bytes;
-  if (sliceBytes_ < kFeedSliceBytes) return false;
-  holdInput();
-  loop()->resumeWhenDrained(this, options_->feedPauseBytes / 2);
-  return true;
-}
-
-void PublishConnection::resumeWhenAllowed() {
-  if (!inputHeld_ || processing_ || sliceBytes_ >= kFeedSliceBytes) return;
-  if (loopBacklogged(options_->feedPauseBytes / 2)) {
-    loop()->resumeWhenDrained(this, options_->feedPauseBytes / 2);
-    return;
-  }
-  if (mayTakeCommands(kMaxQueuedReplies / 2)) resumeInput();
+  if (inputHeld_ && mayTakeCommands(kMaxQueuedReplies / 2)) resumeInput();
 }
 
 void PublishConnection::onClosed() {
@@ -105,8 +82,7 @@ void PublishConnection::onClosed() {
 }
 
 bool PublishConnection::mayTakeCommands(size_t maxReplies) const {
-  return replies_.size() < maxReplies && queuedBytes() <= kMaxOutputBytes &&
-         !loopBacklogged(options_->feedPauseBytes);
+  return replies_.size() < maxReplies && queuedBytes() <= kMaxOutputBytes;
 }
 
 size_t PublishConnection::processInput(std::string_view buffer) {
@@ -123,9 +99,6 @@ size_t PublishConnection::processInput(std::string_view buffer) {
     }
     if (!mayTakeCommands(kMaxQueuedReplies)) {
       holdInput();
-      if (loopBacklogged(options_->feedPauseBytes)) {
-        loop()->resumeWhenDrained(this, options_->feedPauseBytes / 2);
-      }
       break;
     }
     TcpCommand command;
@@ -152,7 +125,6 @@ size_t PublishConnection::processInput(std::string_view buffer) {
     }
     offset += r.consumed;
     handleCommand(command);
-    if (endOfSlice(r.consumed)) break;
   }
   processing_ = false;
   writeReady();
@@ -237,7 +209,7 @@ void PublishConnection::writeReady() {
     closeAfterFlush(options_->closeTimeoutMs);
     return;
   }
-  resumeWhenAllowed();
+  if (inputHeld_ && !processing_ && mayTakeCommands(kMaxQueuedReplies / 2)) resumeInput();
 }
 
 }  // namespace ringcast::push

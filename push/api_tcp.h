@@ -16,18 +16,6 @@
 // stays connected while quiet sends PING. The listener's connection cap (a Slot held for the
 // connection's life) is apart from the WebSocket one.
 //
-// Back-pressure towards the feeder: a feeder that outruns what its loop's subscribers read
-// would otherwise grow their queues until the slow-consumer policy closes them all. So a
-// publish connection is also not read while its loop has more than feedPauseBytes queued for
-// writing over all its connections, and resumes when that is down to half. A publish is
-// fanned out at the end of the loop's iteration, so the feeder takes in at most
-// kFeedSliceBytes before the loop looks again. The bound is far
-// above one socket's --max-outbuf (--feed-backlog, by default 8x, at least 64 MiB), so a few slow
-// clients are closed as slow consumers long before they could stall a feed; only when the
-// subscribers as a whole fall behind does the feed slow down to what they read. Only the feeder's
-// own loop is looked at: with several loops, each feeder is paced by the subscribers that share its
-// loop (a fair sample when subscribers are spread over the loops).
-//
 // Thread safety: a PublishConnection is loop-owned, like its TcpConnection base.
 // PublishOptions is built before the loops start and is const while they run.
 #pragma once
@@ -54,9 +42,6 @@ struct PublishOptions {
   std::string apiKey;                  // --api-key; empty: no AUTH needed
   int64_t idleTimeoutMs = 300'000;     // --publish-idle-timeout; 0: none
   PortRefusals* refusals = nullptr;    // counted here, shown in /metrics; null: not counted
-  // A feeder is not read while the sockets of its loop have more than this queued for
-  // writing altogether, and is read again once they are down to half (0: no such bound).
-  uint64_t feedPauseBytes = 0;
 };
 
 // Takes ownership of the accepted socket `fd` and serves the protocol on it until it closes.
@@ -72,9 +57,6 @@ class PublishConnection final : public OrderedReplyConnection {
   static constexpr size_t kMaxQueuedReplies = 1024;
   // Unread reply bytes (a feeder that never reads its -ERR lines) before it stops reading.
   static constexpr uint64_t kMaxOutputBytes = 1 << 20;
-  // With a feed bound (feedPauseBytes), input taken in before the loop looks at its backlog
-  // again: what is published now is fanned out only at the end of the iteration.
-  static constexpr uint64_t kFeedSliceBytes = 256 << 10;
 
   // REQUIRES: on loop's thread; hub and options outlive the connection.
   PublishConnection(net::EventLoop* loop, int fd, Hub* hub, const PublishOptions* options,
@@ -101,15 +83,6 @@ class PublishConnection final : public OrderedReplyConnection {
   // bytes consumed (skipped payload bytes included).
   size_t processInput(std::string_view buffer) override;
   bool mayTakeCommands(size_t resumeAt) const;
-  // More than `bytes` wait to be written on this loop's connections (0: never).
-  bool loopBacklogged(uint64_t bytes) const { return bytes > 0 && loop()->queuedBytes() > bytes; }
-  // Held input resumes once every bound allows it again: the slice was fanned out, and the
-  // loop's backlog is down to half of feedPauseBytes.
-  void resumeWhenAllowed();
-  void onLoopDrained() override;
-  // Counts a command's bytes against the feed slice; true when the slice is full and input
-  // is held until the loop has fanned it out and written its backlog down.
-  bool endOfSlice(size_t bytes);
   void handleCommand(const TcpCommand& command);
   // Answers "-ERR <reason>" behind every earlier reply, reads nothing more and closes once
   // the replies are out.
@@ -130,7 +103,6 @@ class PublishConnection final : public OrderedReplyConnection {
   std::deque<Slot> replies_;       // in command order
   uint64_t firstId_ = 1;           // id of replies_.front()
   size_t outstanding_ = 0;         // receipts not back yet
-  uint64_t sliceBytes_ = 0;        // command bytes taken in since the loop last drained
 };
 
 }  // namespace ringcast::push

@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cassert>
 #include <chrono>
 #include <cstdio>
@@ -23,10 +22,6 @@ namespace {
 // Descriptors kept back from the connection budget: listeners, epoll and eventfds, logs,
 // the spare fd of each acceptor.
 constexpr uint64_t kReservedFds = 64;
-// --feed-backlog's default: a feeder waits while its loop has more than max(this, 8x
-// --max-outbuf) queued for writing (PublishOptions::feedPauseBytes), far above what a few
-// slow sockets can hold.
-constexpr uint64_t kMinFeedPauseBytes = 64 << 20;
 
 constexpr std::string_view kWsBusy =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 24\r\nConnection: close\r\n\r\n"
@@ -88,10 +83,6 @@ Gateway::Gateway(const Flags& flags) : flags_(flags) {
   publishOptions_.maxPayloadBytes = flags_.maxMessageBytes;
   publishOptions_.closeTimeoutMs = flags_.closeTimeoutMs;
   publishOptions_.apiKey = flags_.apiKey;
-  publishOptions_.feedPauseBytes =
-      flags_.feedBacklogBytes > 0
-          ? flags_.feedBacklogBytes
-          : std::max<uint64_t>(kMinFeedPauseBytes, 8 * flags_.maxOutbufBytes);
   pushOptions_.jwtSecret = flags_.jwtSecret;
   pushOptions_.tokenClaims.audience = flags_.jwtAudience;
   pushOptions_.tokenClaims.issuer = flags_.jwtIssuer;
