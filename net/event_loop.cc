@@ -81,7 +81,6 @@ void EventLoop::run() {
     if (hook_ != nullptr) hook_->runIteration();
     timers_.advance(nowMs_);
     flushDirty();
-    serveDrainWaiters();
     freeClosed();
     iterations_.store(iterations_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
@@ -224,34 +223,12 @@ void EventLoop::flushDirty() {
   }
 }
 
-void EventLoop::resumeWhenDrained(TcpConnection* conn, uint64_t bytes) {
-  if (conn->drainWaiting_) return;
-  conn->drainWaiting_ = true;
-  drainWaiters_.push_back({conn, bytes});
-}
-
-void EventLoop::serveDrainWaiters() {
-  if (drainWaiters_.empty()) return;
-  std::vector<DrainWaiter> batch;
-  batch.swap(drainWaiters_);
-  for (const DrainWaiter& w : batch) {
-    if (w.conn->state_ == TcpConnection::State::kClosed) continue;  // freed after this
-    if (queuedBytes_ > w.bytes) {
-      drainWaiters_.push_back(w);
-      continue;
-    }
-    w.conn->drainWaiting_ = false;
-    w.conn->onLoopDrained();  // may close it, or wait again
-  }
-}
-
 void EventLoop::freeClosed() {
   if (closed_.empty()) return;
   // A closed connection may still sit on the owes-a-read list; drop it from there first.
   // The same for the dirty list (its waiting part: the flushed front is dropped with it).
   auto isClosed = [](TcpConnection* c) { return c->state_ == TcpConnection::State::kClosed; };
   std::erase_if(owedReads_, isClosed);
-  std::erase_if(drainWaiters_, [&](const DrainWaiter& w) { return isClosed(w.conn); });
   dirty_.erase(dirty_.begin(), dirty_.begin() + static_cast<ptrdiff_t>(dirtyHead_));
   dirtyHead_ = 0;
   std::erase_if(dirty_, isClosed);

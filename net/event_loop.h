@@ -115,16 +115,6 @@ class EventLoop {
   void owesRead(TcpConnection* conn);      // hit its read budget with data left: serve next time
   void destroyLater(TcpConnection* conn);  // closed: unlinked now, freed after the iteration
 
-  // Bytes queued for writing on all of this loop's connections together (TcpConnection keeps
-  // the count as its write queue changes). Loop thread only.
-  uint64_t queuedBytes() const { return queuedBytes_; }
-  void addQueuedBytes(uint64_t n) { queuedBytes_ += n; }
-  void removeQueuedBytes(uint64_t n) { queuedBytes_ -= n; }
-  // `conn` waits for the loop's queued bytes to fall to `bytes` or below: its onLoopDrained()
-  // runs at the end of the first iteration that finds them so (once; register again to wait
-  // again). A closed connection is forgotten.
-  void resumeWhenDrained(TcpConnection* conn, uint64_t bytes);
-
   // Live connections on this loop. Safe from any thread (a relaxed snapshot).
   size_t connectionCount() const { return liveCount_.load(std::memory_order_relaxed); }
   // Iterations run so far (a load indicator). Safe from any thread (a relaxed snapshot).
@@ -138,7 +128,6 @@ class EventLoop {
   void runQueuedTasks();
   void serveOwedReads();
   void flushDirty();
-  void serveDrainWaiters();
   void freeClosed();
   int pollTimeoutMs() const;
 
@@ -171,12 +160,6 @@ class EventLoop {
   size_t dirtyHead_ = 0;
   std::vector<TcpConnection*> owedReads_;
   std::vector<TcpConnection*> closed_;
-  uint64_t queuedBytes_ = 0;
-  struct DrainWaiter {
-    TcpConnection* conn;
-    uint64_t bytes;
-  };
-  std::vector<DrainWaiter> drainWaiters_;
 };
 
 }  // namespace ringcast::net

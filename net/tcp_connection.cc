@@ -32,7 +32,6 @@ TcpConnection::TcpConnection(EventLoop* loop, int fd)
 
 TcpConnection::~TcpConnection() {
   if (fd_ >= 0) ::close(fd_);
-  clearQueue();
 }
 
 bool TcpConnection::startTls(const TlsContext& context, TlsSession::Role role,
@@ -51,18 +50,8 @@ bool TcpConnection::startTls(const TlsContext& context, TlsSession::Role role,
 void TcpConnection::send(FrameRef frame) {
   loop_->assertInLoopThread();
   if (state_ != State::kOpen || closeAfterFlush_) return;
-  const uint64_t before = queue_.bytes();
   queue_.push(std::move(frame));
-  loop_->addQueuedBytes(queue_.bytes() - before);
   if (!writeBlocked_) loop_->markDirty(this);
-}
-
-size_t TcpConnection::dropQueued(bool keepPartial, const SharedFrame* uncounted,
-                                 bool* uncountedDropped) {
-  const uint64_t before = queue_.bytes();
-  const size_t dropped = queue_.dropQueued(keepPartial, uncounted, uncountedDropped);
-  loop_->removeQueuedBytes(before - queue_.bytes());
-  return dropped;
 }
 
 void TcpConnection::sendCopy(std::string_view bytes) {
@@ -90,7 +79,7 @@ void TcpConnection::closeNow() {
   clearDeadline();
   ::close(fd_);  // also removes it from epoll
   fd_ = -1;
-  clearQueue();
+  queue_.clear();
   onClosed();
   loop_->destroyLater(this);
 }
@@ -172,7 +161,7 @@ void TcpConnection::flush() {
     for (int i = 0; i < count; ++i) want += iov[i].iov_len;
     ssize_t n = ::writev(fd_, iov, count);
     if (n >= 0) {
-      consume(static_cast<size_t>(n));
+      queue_.consume(static_cast<size_t>(n));
       if (static_cast<size_t>(n) < want) {
         writeBlocked_ = true;  // socket buffer full: the writable edge resumes us
         return;
@@ -232,7 +221,7 @@ void TcpConnection::continueTlsHandshake() {
       ssize_t ignored = ::write(fd_, kPlainHttpOnTlsPort.data(), kPlainHttpOnTlsPort.size());
       (void)ignored;
       ::shutdown(fd_, SHUT_WR);
-      clearQueue();
+      queue_.clear();
       closeAfterFlush_ = true;
       state_ = State::kDraining;
       setDeadline(loop_->nowMs() + kGoAwayLingerMs);
@@ -310,7 +299,7 @@ void TcpConnection::flushTls() {
       data = staging;
     }
     const TlsSession::Result r = tls_->write(data, len);
-    consume(r.bytes);
+    queue_.consume(r.bytes);
     io = r.io;
   }
   switch (io) {

@@ -68,8 +68,7 @@ class TcpConnection : public Pollable, public TimerNode {
   void send(FrameRef frame);
   void sendCopy(std::string_view bytes);
   uint64_t queuedBytes() const { return queue_.bytes(); }
-  // Drops queued frames (WriteQueue::dropQueued); returns how many messages that lost.
-  size_t dropQueued(bool keepPartial, const SharedFrame* uncounted, bool* uncountedDropped);
+  WriteQueue& writeQueue() { return queue_; }
 
   // Writes what is queued, then half-closes and waits up to lingerMs for the peer's EOF.
   void closeAfterFlush(int64_t lingerMs);
@@ -114,8 +113,6 @@ class TcpConnection : public Pollable, public TimerNode {
   virtual void onDrained() {}
   // The socket is going away (EOF, error, closeNow, linger end). Called once.
   virtual void onClosed() {}
-  // The loop's queued bytes fell to what this connection waited for (resumeWhenDrained).
-  virtual void onLoopDrained() {}
 
  private:
   friend class EventLoop;
@@ -129,14 +126,6 @@ class TcpConnection : public Pollable, public TimerNode {
   void readTls();
   void flushTls();
   void finishFlush();
-  void consume(size_t n) {
-    queue_.consume(n);
-    loop_->removeQueuedBytes(n);
-  }
-  void clearQueue() {
-    loop_->removeQueuedBytes(queue_.bytes());
-    queue_.clear();
-  }
 
   EventLoop* const loop_;
   TcpConnection* liveNext_ = nullptr;  // EventLoop's intrusive list of live connections
@@ -149,10 +138,7 @@ class TcpConnection : public Pollable, public TimerNode {
   bool readPaused_ = false;    // back-pressure: not reading until resumeReading()
   bool writeBlocked_ = false;  // the socket buffer was full: wait for the writable edge
   bool closeAfterFlush_ = false;
-  bool urgent_ = false;        // flushed every iteration (setUrgentWrites)
-  bool drainWaiting_ = false;  // on the loop's list of drain waiters
-  // Every change to it is counted in the loop's total (EventLoop::queuedBytes): through
-  // consume() and clearQueue() below, and in send() and dropQueued().
+  bool urgent_ = false;  // flushed every iteration (setUrgentWrites)
   WriteQueue queue_;
   std::unique_ptr<TlsSession> tls_;  // null on plain TCP (8 bytes: the only cost to plain TCP)
 };

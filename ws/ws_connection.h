@@ -93,7 +93,7 @@ class WsConnection final : public net::TcpConnection {
   // byte stream stays whole) and returns how many messages that lost, not counting
   // `uncounted` (which is reported through *uncountedDropped when given).
   size_t dropQueuedFrames(const SharedFrame* uncounted, bool* uncountedDropped) {
-    return dropQueued(true, uncounted, uncountedDropped);
+    return writeQueue().dropQueued(true, uncounted, uncountedDropped);
   }
   // Sends one whole message frame from buildFrame (shared by many sockets): its compressed
   // twin when this connection negotiated permessage-deflate and the message qualifies
