@@ -487,15 +487,20 @@ void RedisEngine::catchUp(const std::string& channel) {
                std::string epoch;
                if (!scriptHead(r, &offset, &epoch)) return;  // link lost: again when it is back
                std::vector<Held> read;
-               if (epoch == s.epoch && offset >= s.lastOffset &&
+               const bool newEpoch = epoch != s.epoch;
+               if (!newEpoch && offset >= s.lastOffset &&
                    readAfter(r, channel, s.lastOffset, offset, &read)) {
                  if (!read.empty()) gapsFilled_.fetch_add(1, std::memory_order_relaxed);
                  for (Held& h : read) deliverMessage(s, channel, std::move(h));
                } else {
                  gapsLost_.fetch_add(1, std::memory_order_relaxed);
                  s.epoch = epoch;
-                 s.lastOffset = offset;
-                 deliverLost(channel, offset, epoch);
+                 // A new epoch (the history was lost in Redis, say by a restart) is new from
+                 // its first offset: what it already holds was published after the loss (a
+                 // publish that beat this read, its live copy held meanwhile) and comes next.
+                 // In the same epoch the gap is simply gone.
+                 s.lastOffset = newEpoch ? 0 : offset;
+                 deliverLost(channel, s.lastOffset, epoch);
                }
                auto held = std::move(s.held);
                s.held.clear();
@@ -503,6 +508,11 @@ void RedisEngine::catchUp(const std::string& channel) {
                  auto again = channels_.find(channel);
                  if (again == channels_.end()) return;
                  acceptLive(again->second, channel, std::move(h));
+               }
+               // The new epoch's messages that no live copy brought: read from its history.
+               auto again = channels_.find(channel);
+               if (newEpoch && again != channels_.end() && again->second.lastOffset < offset) {
+                 catchUp(channel);
                }
              });
 }
