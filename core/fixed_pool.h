@@ -20,6 +20,7 @@
 
 #include <sys/mman.h>
 
+#include <cassert>
 #include <cstddef>
 #include <mutex>
 #include <new>
@@ -47,6 +48,12 @@ class FixedPool {
 #else
     return instance().pop();
 #endif
+  }
+  // For a class's operator new: `bytes` is always kObjectBytes (the class is not derived from).
+  static void* allocateFor(size_t bytes) {
+    assert(bytes == kObjectBytes);
+    (void)bytes;
+    return allocate();
   }
   static void release(void* p) noexcept {
 #ifdef RINGCAST_POOL_USES_HEAP

@@ -1,7 +1,6 @@
 #include "push/session.h"
 
 #include <algorithm>
-#include <cassert>
 
 #include <fmt/format.h>
 
@@ -84,9 +83,7 @@ static_assert(sizeof(Session) <= 120);
 using SessionPool = FixedPool<sizeof(Session)>;
 
 void* Session::operator new(size_t bytes) {
-  assert(bytes == sizeof(Session));
-  (void)bytes;
-  return SessionPool::allocate();
+  return SessionPool::allocateFor(bytes);
 }
 
 void Session::operator delete(void* p) noexcept {
@@ -100,14 +97,15 @@ Session::Session(ws::WsConnection* conn, Identity identity, const CommandRate& r
       user_(std::move(identity.user)),
       oneSub_{},
       canSend_(identity.canSend) {
-  setGrants(identity.name == user_ ? std::string() : std::move(identity.name), identity);
+  std::string name = identity.name == user_ ? std::string() : std::move(identity.name);
+  setGrants(std::move(name), std::move(identity));
 }
 
 Session::~Session() {
   if (subCapacityLog2_ > 0) delete[] manySubs_;
 }
 
-void Session::setGrants(std::string name, const Identity& identity) {
+void Session::setGrants(std::string name, Identity identity) {
   if (name.empty() && !identity.hasSubs && !identity.hasPubs) {
     grants_.reset();
     return;
@@ -115,9 +113,9 @@ void Session::setGrants(std::string name, const Identity& identity) {
   if (grants_ == nullptr) grants_ = std::make_unique<Grants>();
   grants_->name = std::move(name);
   grants_->hasSubs = identity.hasSubs;
-  grants_->subs = identity.subs;
+  grants_->subs = std::move(identity.subs);
   grants_->hasPubs = identity.hasPubs;
-  grants_->pubs = identity.pubs;
+  grants_->pubs = std::move(identity.pubs);
 }
 
 void Session::replaceGrants(const Identity& fresh) {

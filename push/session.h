@@ -126,7 +126,7 @@ class Session {
     bool hasPubs = false;
     std::vector<std::string> pubs;
   };
-  void setGrants(std::string name, const Identity& identity);
+  void setGrants(std::string name, Identity identity);
   uint32_t subCapacity() const { return uint32_t{1} << subCapacityLog2_; }
   Sub* subData() { return subCapacityLog2_ == 0 ? &oneSub_ : manySubs_; }
   const Sub* subData() const { return subCapacityLog2_ == 0 ? &oneSub_ : manySubs_; }

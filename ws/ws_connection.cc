@@ -1,7 +1,5 @@
 #include "ws/ws_connection.h"
 
-#include <cassert>
-
 #include "core/fixed_pool.h"
 #include "core/log.h"
 #include "ws/deflate_counters.h"
@@ -21,9 +19,7 @@ static_assert(sizeof(WsConnection) <= 248);
 using ConnectionPool = FixedPool<sizeof(WsConnection)>;
 
 void* WsConnection::operator new(size_t bytes) {
-  assert(bytes == sizeof(WsConnection));  // final: no larger subclass comes here
-  (void)bytes;
-  return ConnectionPool::allocate();
+  return ConnectionPool::allocateFor(bytes);
 }
 
 void WsConnection::operator delete(void* p) noexcept {
