@@ -8,7 +8,9 @@
 # Scenarios:
 #   http10     10 subscribers of one channel, 64 B HTTP publishes as fast as absorbed
 #              (PUBLISH_CONNS connections x PUBLISH_INFLIGHT pipelined)
-#   tcp10      the same through the TCP publish protocol (PUB, pipelined, PING sync)
+#   tcp10      the same through the TCP publish protocol (PUB, pipelined, PING sync), as fast
+#              as the subscribers read: at most TCP_WINDOW deliveries due and not yet received
+#              (--delivery-window; the protocol has no answer per message to hold it back)
 #   rooms      ROOMS_SUBS subscribers in ROOMS channels (rooms of 10), HTTP as fast as absorbed,
 #              publishes spread uniformly
 #   roomszipf  the same with --zipf 1 (a few hot rooms)
@@ -25,7 +27,7 @@
 #
 # Environment (defaults in brackets): RINGCAST [build/ringcast] BASELINE [none]
 #   BENCH [build/bench/ringcast-bench] SCENARIOS [all of the above] RUNS [3] DURATION [5s]
-#   SIZE [64] PUBLISH_CONNS [4] PUBLISH_INFLIGHT [16] ROOMS_SUBS [10000] ROOMS [1000]
+#   SIZE [64] PUBLISH_CONNS [4] PUBLISH_INFLIGHT [16] TCP_WINDOW [16384] ROOMS_SUBS [10000] ROOMS [1000]
 #   FANOUT_BIG [10000] FANOUT_SMALL [1000] LATENCY_RATE [20] LATENCY_DURATION [10s]
 #   IDLE_CONNS [18000] IDLE_CHANNELS [IDLE_CONNS/10] IDLE_RATE [2] IDLE_WARMUP [empty; 1: 200
 #   sessions come and go before the baseline RSS is read] SRC [127.0.0.1-127.0.0.4] SERVER_CPU [1] CLIENT_CPU [0]
@@ -52,6 +54,7 @@ DURATION=${DURATION:-5s}
 SIZE=${SIZE:-64}
 PUBLISH_CONNS=${PUBLISH_CONNS:-4}
 PUBLISH_INFLIGHT=${PUBLISH_INFLIGHT:-16}
+TCP_WINDOW=${TCP_WINDOW:-16384}
 ROOMS_SUBS=${ROOMS_SUBS:-10000}
 ROOMS=${ROOMS:-1000}
 FANOUT_BIG=${FANOUT_BIG:-10000}
@@ -127,7 +130,7 @@ run_one() {
         http10) args=(--conns 10 "$api" --publish-conns "$PUBLISH_CONNS"
             --publish-inflight "$PUBLISH_INFLIGHT" --duration "$DURATION") ;;
         tcp10) args=(--conns 10 --publish-tcp "$SRV_PUB" --publish-conns "$PUBLISH_CONNS"
-            --duration "$DURATION") ;;
+            --delivery-window "$TCP_WINDOW" --duration "$DURATION") ;;
         rooms | roomszipf)
             args=(--conns "$ROOMS_SUBS" --channels "$ROOMS" --src "$SRC" "$api"
                 --publish-conns "$PUBLISH_CONNS" --publish-inflight "$PUBLISH_INFLIGHT"

@@ -17,6 +17,7 @@
 #include <fmt/core.h>
 
 #include "bench/client/cpu_usage.h"
+#include "bench/client/delivery_ledger.h"
 #include "bench/client/ipc.h"
 #include "bench/client/publisher.h"
 #include "bench/client/report.h"
@@ -90,6 +91,7 @@ class Coordinator {
 
   const Options& o_;
   std::vector<Child> children_;
+  std::unique_ptr<DeliveryLedger> ledger_;  // --delivery-window
   Publishers pub_;
   RunReport report_;
   int signalFd_ = -1;
@@ -127,6 +129,11 @@ int Coordinator::run() {
     }
   }
   startNs_ = monotonicNs();
+  if (o_.mode == Mode::kFanout && o_.deliveryWindow > 0) {
+    ledger_ =
+        DeliveryLedger::create(static_cast<size_t>(o_.procs) * static_cast<size_t>(o_.threads));
+    if (!ledger_) return 1;
+  }
   if (!forkWorkers()) return 1;
   if (o_.mode == Mode::kFanout) startPublishers();
 
@@ -297,7 +304,7 @@ bool Coordinator::forkWorkers() {
       ::close(signalFd_);
       sockets::raiseOpenFileLimit();
       std::fflush(stdout);
-      _exit(runWorker(o_, k, ctrl[0], out[1]));
+      _exit(runWorker(o_, k, ctrl[0], out[1], ledger_.get()));
     }
     ::close(ctrl[0]);
     ::close(out[1]);
@@ -312,6 +319,7 @@ bool Coordinator::forkWorkers() {
 
 void Coordinator::startPublishers() {
   pub_.ctx.options = &o_;
+  pub_.ctx.ledger = ledger_.get();
   pub_.ctx.target = &o_.publishTargets.front();
   pub_.ctx.upgradeHead = upgradeHead(o_.publishWs, o_.headers);
   pub_.ctx.frameLimits.maxMessageBytes = 1 << 20;
@@ -514,15 +522,9 @@ uint64_t expectedUnique(const Options& o, const std::vector<uint64_t>& expected)
   const uint32_t k = o.channels.count();
   std::vector<uint64_t> perChannel(k, 0);
   for (size_t i = 0; i < expected.size(); ++i) perChannel[i % k] += expected[i];
+  const std::vector<uint64_t> readers = readersPerChannel(o);
   uint64_t total = 0;
-  for (int proc = 0; proc < o.procs; ++proc) {
-    for (int thread = 0; thread < o.threads; ++thread) {
-      const LoopShare share = loopShare(o, proc, thread);
-      for (uint64_t slot = share.stalled; slot < share.slots; ++slot) {
-        total += perChannel[o.channels.ofSubscriber(share.firstGlobal + slot)];
-      }
-    }
-  }
+  for (uint32_t c = 0; c < k; ++c) total += perChannel[c] * readers[c];
   return total;
 }
 

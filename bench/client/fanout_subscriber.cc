@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "bench/client/delivery_ledger.h"
 #include "bench/client/marker.h"
 #include "bench/client/recovery_frames.h"
 #include "bench/client/ws_client.h"
@@ -58,7 +59,11 @@ class SubscriberClient final : public WsClient {
 }  // namespace
 
 SubscriberShard::SubscriberShard(net::EventLoop* loop, const WorkerContext* ctx, const Plan& plan)
-    : Shard(loop, ctx, plan), publishers_(ctx->options->publishConns), slots_(plan.slots) {
+    : Shard(loop, ctx, plan),
+      publishers_(ctx->options->publishConns),
+      ledgerSlot_(static_cast<size_t>(ctx->procIndex) * static_cast<size_t>(ctx->options->threads) +
+                  static_cast<size_t>(loop->id())),
+      slots_(plan.slots) {
   if (ctx->options->reconnect) epochs_.resize(ctx->options->channels.count());
 }
 
@@ -196,6 +201,7 @@ void SubscriberShard::deliver(uint32_t slot, std::string_view payload, int64_t n
   size_t pos = 0;
   Marker m;
   bool any = false;
+  const uint64_t deliveriesBefore = c.deliveries;
   while (findMarker(payload, &pos, &m, &c.malformed)) {
     any = true;
     if (!s.trackers || m.publisher >= publishers_ || m.seq == 0) {
@@ -228,6 +234,8 @@ void SubscriberShard::deliver(uint32_t slot, std::string_view payload, int64_t n
     if (c.firstDeliveryNs == 0) c.firstDeliveryNs = nowNs;
     c.lastDeliveryNs = nowNs;
   }
+  if (DeliveryLedger* ledger = context().ledger; ledger != nullptr)
+    ledger->add(ledgerSlot_, c.deliveries - deliveriesBefore);
   if (any) {
     ++c.received;
   } else {

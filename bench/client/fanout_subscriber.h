@@ -86,6 +86,7 @@ class SubscriberShard final : public Shard {
   void takeReply(uint32_t slot, const ReplyFields& reply);
 
   const uint32_t publishers_;
+  const size_t ledgerSlot_;  // this loop's counter in context().ledger
   std::vector<Subscriber> slots_;
   std::vector<std::string> epochs_;  // --reconnect: per channel, from the replies
   std::vector<uint32_t> retry_;      // --reconnect: slots to dial again at the next tick

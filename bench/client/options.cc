@@ -378,6 +378,11 @@ Options parseOptionsOrExit(int argc, char** argv) {
                 "--publish-tcp: commands not yet confirmed by a PONG (default then 1024)")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
+  f->add_option("--delivery-window", fanout.deliveryWindow,
+                "at most this many deliveries due to this run's subscribers and not yet "
+                "received (0 = no bound): publishing as fast as the subscribers absorb, for "
+                "a way in without an answer per message (--publish-tcp)")
+      ->capture_default_str();
   f->add_option("--rate", fanout.ratePerSec,
                 "messages per second over all publishers; 0 = as fast as the server absorbs "
                 "(bounded by the in-flight window)")

@@ -63,6 +63,8 @@ struct Options {
   std::vector<std::string> publishHeaders;
   uint32_t publishConns = 1;
   uint32_t publishInflight = 8;
+  // Deliveries due to this run's subscribers and not yet received; 0 = no bound.
+  uint64_t deliveryWindow = 0;
   int64_t settleMs = 300;
   int64_t drainTimeoutMs = 3000;
   uint64_t messages = 0;  // publish this many in total, then stop; 0 = until --duration

@@ -11,6 +11,8 @@
 //              quarter of --publish-inflight commands: at most --publish-inflight commands
 //              not yet confirmed by the PONG of a later PING. At stop a last PING confirms
 //              the rest (the end-of-run sync point). -ERR lines are counted as errors.
+// --delivery-window bounds all publishers together by what the subscribers have not received
+// yet (counted through the DeliveryLedger), checked again every kWindowTickUs while full.
 // --rate paces all publishers together; 0 publishes as fast as the windows allow, i.e. as
 // fast as the server absorbs. Every message is its target's PublishImage copied into a
 // pooled frame with the channel and the marker written in (and masked, over WebSocket).
@@ -72,20 +74,27 @@ class PublisherShard final : public Shard {
   void onStop() override;
   void onTick(int64_t nowNs) override;
   bool hasRoom(const Pub& p) const;
+  void fillAll();
   void publishOne(uint32_t publisher, int64_t nowNs);
   void sendPing(uint32_t publisher, int64_t nowNs);
 
   // WebSocket publishers keep at most this much unwritten (enough for a burst of small
   // messages, small enough that a slow server pushes back within milliseconds).
   static constexpr uint64_t kWsWindowBytes = 64 * 1024;
+  // How often a full --delivery-window is looked at again (nothing wakes the publishers'
+  // loop when subscribers in other processes read).
+  static constexpr int64_t kWindowTickUs = 100;
 
   const PublishVia via_;
   const uint32_t channelCount_;
   std::vector<PublishImage> images_;               // per publish target
   std::vector<std::unique_ptr<FramePool>> pools_;  // per publish target
   std::vector<Pub> pubs_;
-  std::vector<uint64_t> seq_;    // [publisher * K + channel]: last sequence number used
-  std::vector<uint64_t> acked_;  // [publisher * K + channel]: HTTP 2xx answers
+  std::vector<uint64_t> seq_;      // [publisher * K + channel]: last sequence number used
+  std::vector<uint64_t> acked_;    // [publisher * K + channel]: HTTP 2xx answers
+  std::vector<uint64_t> readers_;  // --delivery-window: per channel, the subscribers reading it
+  uint64_t due_ = 0;               // --delivery-window: deliveries of everything published
+  uint64_t delivered_ = 0;         // --delivery-window: the ledger's total, as last read
   ZipfSampler picker_;
   RateBudget budget_;
   uint32_t nextPub_ = 0;    // round robin for paced publishing

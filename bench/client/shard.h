@@ -31,6 +31,7 @@
 
 namespace ringcast::bench {
 
+class DeliveryLedger;
 class WsClient;
 
 // What every shard of one worker process shares; built before the loops start, then const.
@@ -42,6 +43,7 @@ struct WorkerContext {
   std::vector<std::string> upgradeHeads;  // the same for each --url (fanout subscribers)
   ws::FrameLimits frameLimits;
   std::shared_ptr<const net::TlsContext> tls;  // set for wss:// and https:// targets
+  DeliveryLedger* ledger = nullptr;            // --delivery-window: shared with the publishers
 };
 
 class Shard : public Dialer::Sink {

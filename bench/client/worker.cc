@@ -75,8 +75,22 @@ LoopShare loopShare(const Options& o, int proc, int thread) {
   return share;
 }
 
-int runWorker(const Options& o, int procIndex, int ctrlFd, int outFd) {
+std::vector<uint64_t> readersPerChannel(const Options& o) {
+  std::vector<uint64_t> readers(o.channels.count(), 0);
+  for (int proc = 0; proc < o.procs; ++proc) {
+    for (int thread = 0; thread < o.threads; ++thread) {
+      const LoopShare share = loopShare(o, proc, thread);
+      for (uint64_t slot = share.stalled; slot < share.slots; ++slot) {
+        ++readers[o.channels.ofSubscriber(share.firstGlobal + slot)];
+      }
+    }
+  }
+  return readers;
+}
+
+int runWorker(const Options& o, int procIndex, int ctrlFd, int outFd, DeliveryLedger* ledger) {
   WorkerContext ctx;
+  ctx.ledger = ledger;
   ctx.options = &o;
   ctx.target = &o.url;
   ctx.procIndex = procIndex;

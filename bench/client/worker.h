@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "bench/client/options.h"
 
@@ -33,8 +34,14 @@ struct LoopShare {
 };
 LoopShare loopShare(const Options& o, int proc, int thread);
 
+// How many subscribers of the run read each channel (the stalled ones not counted): what
+// one publish to channel c is due to reach.
+std::vector<uint64_t> readersPerChannel(const Options& o);
+
+class DeliveryLedger;
+
 // Runs worker `procIndex` of --procs: its share of --conns (and of --stalled). Returns the
 // process exit status.
-int runWorker(const Options& o, int procIndex, int ctrlFd, int outFd);
+int runWorker(const Options& o, int procIndex, int ctrlFd, int outFd, DeliveryLedger* ledger);
 
 }  // namespace ringcast::bench
