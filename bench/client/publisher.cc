@@ -217,7 +217,7 @@ bool PublisherShard::hasRoom(const Pub& p) const {
   if (p.conn == nullptr || !p.conn->isOpen()) return false;
   const uint64_t limit = context().options->messages;
   if (limit > 0 && stats().c.published >= limit) return false;
-  if (!readers_.empty() && due_ - delivered_ >= context().options->deliveryWindow) return false;
+  if (windowed() && due_ - delivered_ >= context().options->deliveryWindow) return false;
   if (via_ == PublishVia::kWs) return p.conn->queuedBytes() < kWsWindowBytes;
   return p.inflight < context().options->publishInflight;
 }
@@ -225,17 +225,17 @@ bool PublisherShard::hasRoom(const Pub& p) const {
 void PublisherShard::fill(uint32_t publisher) {
   if (!running() || budget_.limited()) return;
   const int64_t nowNs = monotonicNs();
-  if (!readers_.empty()) delivered_ = context().ledger->total();
+  if (windowed()) delivered_ = context().ledger->total();
   while (hasRoom(pubs_[publisher])) publishOne(publisher, nowNs);
 }
 
 void PublisherShard::onTick(int64_t nowNs) {
   if (!running()) return;
   if (!budget_.limited()) {
-    if (!readers_.empty()) fillAll();  // the subscribers may have made room
+    if (windowed()) fillAll();  // the subscribers may have made room
     return;
   }
-  if (!readers_.empty()) delivered_ = context().ledger->total();
+  if (windowed()) delivered_ = context().ledger->total();
   uint64_t allowance = budget_.allowance(nowNs);
   uint32_t blocked = 0;  // publishers in a row without room
   while (allowance > 0 && blocked < pubs_.size()) {
@@ -262,7 +262,7 @@ void PublisherShard::publishOne(uint32_t publisher, int64_t nowNs) {
   Pub& p = pubs_[publisher];
   const PublishImage& image = images_[p.target];
   const uint32_t channel = picker_.next();
-  if (!readers_.empty()) due_ += readers_[channel];
+  if (windowed()) due_ += readers_[channel];
   SharedFrame* f = pools_[p.target]->take();
   uint8_t* out = f->mutableData();
   const Marker marker{publisher, channel, ++seq_[size_t{publisher} * channelCount_ + channel],

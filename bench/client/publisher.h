@@ -74,6 +74,7 @@ class PublisherShard final : public Shard {
   void onStop() override;
   void onTick(int64_t nowNs) override;
   bool hasRoom(const Pub& p) const;
+  bool windowed() const { return context().ledger != nullptr; }  // --delivery-window
   void fillAll();
   void publishOne(uint32_t publisher, int64_t nowNs);
   void sendPing(uint32_t publisher, int64_t nowNs);
