@@ -11,6 +11,10 @@
 // exactly one caller build; until it publishes, the others see no twin and send this frame
 // (an uncompressed frame is valid on every connection), so nobody waits. The twin is owned
 // by this frame and freed with it.
+//
+// Messages: a frame may hold several whole WebSocket frames back to back (a loop joins the
+// messages of one channel that it delivers in one pass, Shard::deliverRun); messages() says
+// how many, so that a slow consumer's dropped count stays a count of messages.
 #pragma once
 
 #include <atomic>
@@ -74,6 +78,9 @@ class SharedFrame {
   const uint8_t* data() const { return bytes_; }
   uint8_t* mutableData() { return bytes_; }
   uint32_t size() const { return size_; }
+  uint32_t messages() const { return messages_; }
+  // Set by the thread that builds the frame, before it is shared.
+  void setMessages(uint32_t n) { messages_ = n; }
   std::string_view view() const { return {reinterpret_cast<const char*>(bytes_), size_}; }
   uint32_t refCount() const { return refs_.load(std::memory_order_relaxed); }
 
@@ -85,6 +92,7 @@ class SharedFrame {
 
   std::atomic<uint32_t> refs_{1};
   uint32_t size_;
+  uint32_t messages_ = 1;
   std::atomic<SharedFrame*> twin_{nullptr};  // nullptr, kBuilding, kNoTwin or the twin
   uint8_t bytes_[];                          // flexible array member (GNU extension in C++)
 };

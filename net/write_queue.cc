@@ -87,7 +87,7 @@ size_t WriteQueue::dropQueued(bool keepPartial, const SharedFrame* uncounted,
     if (uncounted != nullptr && e.frame == uncounted) {
       if (uncountedDropped != nullptr) *uncountedDropped = true;
     } else {
-      ++dropped;
+      dropped += e.frame->messages();
     }
     e.frame->release();
     --count_;

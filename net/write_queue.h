@@ -40,8 +40,9 @@ class WriteQueue {
   // Drops `n` written bytes from the front (n <= bytes()).
   void consume(size_t n);
   // Drops every queued frame except, if `keepPartial`, a partly written first one (the
-  // byte stream must not be cut mid-frame). Returns the number of frames dropped, not
-  // counting `uncounted` (a frame the caller tracks, such as its own notice), and says in
+  // byte stream must not be cut mid-frame). Returns the number of messages dropped (a frame
+  // counts SharedFrame::messages()), not counting `uncounted` (a frame the caller tracks,
+  // such as its own notice), and says in
   // *uncountedDropped whether that one was among them.
   size_t dropQueued(bool keepPartial, const SharedFrame* uncounted = nullptr,
                     bool* uncountedDropped = nullptr);

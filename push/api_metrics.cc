@@ -71,6 +71,13 @@ std::string renderMetrics(const Stats& s) {
                "Sends that found the fan-out ring full and waited for room.", s.parked);
   appendMetric(out, "park_refused_total", "counter",
                "Parked sends refused with overloaded after the bound.", s.parkRefused);
+  appendMetric(
+      out, "joined_frames_total", "counter",
+      "Frames that carried consecutive messages of one channel to its subscribers at once.",
+      s.joinedFrames);
+  appendMetric(out, "joined_deliveries_total", "counter",
+               "Deliveries made through joined frames (a message to one socket).",
+               s.joinedMessages);
   appendMetric(out, "deflate_messages_compressed_total", "counter",
                "Messages compressed for permessage-deflate (once each, on a loop).",
                s.framesCompressed);
@@ -115,6 +122,8 @@ std::string renderStatsJson(const Stats& s) {
       {"bytes_out", s.bytesOut},
       {"dropped", s.dropped},
       {"slow_consumer_disconnects", s.slowConsumerDisconnects},
+      {"joined_frames", s.joinedFrames},
+      {"joined_deliveries", s.joinedMessages},
       {"ring_occupancy", s.ringOccupancy},
       {"ring_capacity", s.ringCapacity},
   };

@@ -131,6 +131,8 @@ void Fanout::stats(std::function<void(const Stats&)> done) {
       st.slowConsumerDisconnects += c.slowConsumerDisconnects;
       st.parked += c.parked;
       st.parkRefused += c.parkRefused;
+      st.joinedFrames += c.joinedFrames;
+      st.joinedMessages += c.joinedMessages;
       st.clientQueuedBytes += s->queuedBytes();
       st.commandsRateLimited += c.commandsRateLimited;
       st.rateLimitDisconnects += c.rateLimitDisconnects;

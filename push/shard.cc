@@ -17,6 +17,29 @@ namespace {
 constexpr size_t kDrainBatch = 256;
 // A pending subscription's minOffset: nothing is delivered to it directly.
 constexpr uint64_t kPendingMinOffset = std::numeric_limits<uint64_t>::max();
+// Joined frames: at most this many bytes each, and only for channels with at least this many
+// local subscribers (for one, the copy would cost what the iovecs saved).
+constexpr uint64_t kMaxJoinedBytes = 64 << 10;
+constexpr size_t kMinJoinedEntries = 2;
+
+// How many envelopes from batch[from] on are channel messages of one channel, in increasing
+// offsets, whose frames together stay within kMaxJoinedBytes (at least 1).
+size_t channelRun(Envelope* const* batch, size_t from, size_t n) {
+  const Envelope* first = batch[from];
+  if (first->kind != Envelope::Kind::kChannel) return 1;
+  uint64_t bytes = first->frame->size();
+  size_t end = from + 1;
+  for (; end < n; ++end) {
+    const Envelope* e = batch[end];
+    if (e->kind != Envelope::Kind::kChannel || e->offset <= batch[end - 1]->offset ||
+        e->key != first->key) {
+      break;
+    }
+    bytes += e->frame->size();
+    if (bytes > kMaxJoinedBytes) break;
+  }
+  return end - from;
+}
 
 }  // namespace
 
@@ -190,21 +213,84 @@ void Shard::drain() {
   for (;;) {
     size_t n = fanout_->ring().peek(index_, batch, kDrainBatch);
     if (n == 0) return;
-    for (size_t i = 0; i < n; ++i) deliver(batch[i]);
+    for (size_t i = 0; i < n;) {
+      const size_t run = channelRun(batch, i, n);
+      if (run > 1) {
+        deliverRun(batch + i, run);
+      } else {
+        deliver(batch[i]);
+      }
+      i += run;
+    }
     fanout_->ring().release(index_, n);
     // Completion after release: the envelope may be freed by the last loop.
     for (size_t i = 0; i < n; ++i) fanout_->finished(batch[i]);
   }
 }
 
-void Shard::deliverToChannel(Envelope* env, Tally* tally) {
+void Shard::deliverRun(Envelope* const* run, size_t count) {
+  auto it = channels_.find(run[0]->key);
+  if (it == channels_.end() || it->second->entries.size() < kMinJoinedEntries) {
+    for (size_t m = 0; m < count; ++m) deliver(run[m]);
+    return;
+  }
+  std::vector<SubEntry>& entries = it->second->entries;
+  uint64_t bytes = 0;
+  for (size_t m = 0; m < count; ++m) bytes += run[m]->frame->size();
+  // Who takes the joined frame: an open, uncompressed connection that wants every message of
+  // the run (its subscription started before the first) and has room for all of them. The
+  // slow-consumer policy, pending subscriptions and compression are left to the one-by-one
+  // path below, which sees exactly the messages it would have seen without the join.
+  joined_.assign(entries.size(), false);
+  FrameRef frame;
+  uint32_t taken = 0;
+  for (size_t k = 0; k < entries.size(); ++k) {
+    const SubEntry& e = entries[k];
+    ws::WsConnection* conn = e.session->conn();
+    if (e.pending || e.minOffset >= run[0]->offset || !conn->isWebSocketOpen() ||
+        conn->perMessageDeflate().enabled ||
+        conn->queuedBytes() + bytes > fanout_->options().maxOutbufBytes) {
+      continue;
+    }
+    if (!frame) {
+      frame = FrameRef(SharedFrame::create(static_cast<uint32_t>(bytes)));
+      uint8_t* out = frame->mutableData();
+      for (size_t m = 0; m < count; ++m) {
+        __builtin_memcpy(out, run[m]->frame->data(), run[m]->frame->size());
+        out += run[m]->frame->size();
+      }
+      frame->setMessages(static_cast<uint32_t>(count));
+    }
+    conn->sendFrame(frame.share());
+    joined_[k] = true;
+    ++taken;
+  }
+  if (taken != 0) ++counters_.joinedFrames;
+  counters_.joinedMessages += uint64_t{taken} * count;
+  counters_.messagesOut += uint64_t{taken} * count;
+  counters_.bytesOut += uint64_t{taken} * bytes;
+  const bool allJoined = taken == entries.size();
+  for (size_t m = 0; m < count; ++m) {
+    Tally tally;
+    tally.matched = tally.queued = taken;
+    if (!allJoined) deliverToChannel(run[m], &tally, taken != 0 ? &joined_ : nullptr);
+    report(run[m], tally);
+  }
+}
+
+void Shard::deliverToChannel(Envelope* env, Tally* tally, const std::vector<bool>* joined) {
   auto it = channels_.find(env->key);
   if (it == channels_.end()) return;
   const Envelope::Kind kind = env->kind;
   std::vector<SubEntry>& entries = it->second->entries;
   // One atomic add for every local reference; the unused ones are given back at the end.
   env->frame->acquireMany(static_cast<uint32_t>(entries.size()));
-  for (SubEntry& e : entries) {
+  for (size_t k = 0; k < entries.size(); ++k) {
+    SubEntry& e = entries[k];
+    if (joined != nullptr && k < joined->size() && (*joined)[k]) {
+      ++tally->unused;  // had it in the joined frame
+      continue;
+    }
     bool wanted = kind == Envelope::Kind::kChannel    ? env->offset > e.minOffset
                   : kind == Envelope::Kind::kPresence ? e.presence
                                                       : !e.pending;  // kLost
@@ -272,6 +358,10 @@ void Shard::deliver(Envelope* env) {
       break;
     }
   }
+  report(env, tally);
+}
+
+void Shard::report(Envelope* env, const Tally& tally) {
   if (tally.matched != 0) env->matched.fetch_add(tally.matched, std::memory_order_relaxed);
   if (tally.queued != 0) env->queued.fetch_add(tally.queued, std::memory_order_relaxed);
   if (tally.dropped != 0) env->dropped.fetch_add(tally.dropped, std::memory_order_relaxed);

@@ -8,6 +8,12 @@
 // envelope for all local references, not one per subscriber); the loop then flushes every
 // dirty connection once with writev. Then it retries parked work in order.
 //
+// Consecutive messages of one channel in a pass (a busy room) are joined: their frames are
+// copied once into one shared frame, and each subscriber that wants all of them, has room
+// for all of them and did not negotiate compression queues that one frame, so the loop
+// writes one buffer per socket instead of one small frame per message (the kernel's cost
+// per iovec is the larger part of a small frame's). The others get the frames one by one.
+//
 // A new subscription is pending until the engine answers its recovery (Engine::recover):
 // live messages that arrive meanwhile are kept for it (bounded) and handed over after the
 // missed ones, so none is lost or doubled.
@@ -57,6 +63,8 @@ struct ShardCounters {
   uint64_t subscriptions = 0;         // live
   uint64_t parked = 0;                // work that found no room and waited
   uint64_t parkRefused = 0;           // parked work refused with "overloaded" after the bound
+  uint64_t joinedFrames = 0;          // joined frames built (Shard::deliverRun)
+  uint64_t joinedMessages = 0;        // deliveries made through joined frames
   uint64_t commandsRateLimited = 0;   // commands refused with rate_limited
   uint64_t rateLimitDisconnects = 0;  // connections closed for sustained flooding
   std::vector<uint64_t> latencyBuckets = std::vector<uint64_t>(std::size(kLatencyBucketsUs), 0);
@@ -144,7 +152,12 @@ class Shard final : public net::IterationHook {
   };
 
   void deliver(Envelope* env);
-  void deliverToChannel(Envelope* env, Tally* tally);
+  // Adds the loop's tally to env (shared by every loop) and records its latency.
+  void report(Envelope* env, const Tally& tally);
+  // run[0..count) are consecutive channel messages of one channel, offsets increasing.
+  void deliverRun(Envelope* const* run, size_t count);
+  // `joined`: entries already given the message in a joined frame (nullptr: none).
+  void deliverToChannel(Envelope* env, Tally* tally, const std::vector<bool>* joined = nullptr);
   // Queues env's frame on s (one reference already taken for it), applying the
   // slow-consumer policy, and counts the outcome in *tally.
   void queueFrame(Session* s, Envelope* env, Tally* tally);
@@ -165,6 +178,7 @@ class Shard final : public net::IterationHook {
   std::unordered_map<std::string, std::vector<Session*>, StringHash, std::equal_to<>> users_;
   std::unordered_map<PendingKey, PendingFrames, PendingKeyHash> pending_;
   std::deque<Parked> parked_;
+  std::vector<bool> joined_;  // deliverRun's scratch: one flag per entry of the channel
   ShardCounters counters_;
 };
 

@@ -107,6 +107,18 @@ TEST(WriteQueue, DropQueuedKeepsAPartlyWrittenFrame) {
   EXPECT_TRUE(q.empty());
 }
 
+TEST(WriteQueue, DropQueuedCountsTheMessagesAFrameCarries) {
+  WriteQueue q;
+  q.push(FrameRef(SharedFrame::copyOf("partly written")));
+  SharedFrame* joined = SharedFrame::copyOf("m1m2m3");
+  joined->setMessages(3);
+  q.push(FrameRef(joined));
+  q.push(FrameRef(SharedFrame::copyOf("one")));
+  q.consume(1);
+  EXPECT_EQ(q.dropQueued(true), 4u) << "a joined frame of 3 messages and a plain one";
+  EXPECT_EQ(q.frames(), 1u);
+}
+
 TEST(WriteQueue, OneFrameWaitsInPlaceAndARingComesAndGoesWithMore) {
   WriteQueue q;
   q.push(FrameRef(SharedFrame::copyOf("one")));

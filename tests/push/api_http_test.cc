@@ -353,6 +353,8 @@ Stats sampleStats() {
   s.bytesOut = 123456;
   s.dropped = 4;
   s.slowConsumerDisconnects = 1;
+  s.joinedFrames = 40;
+  s.joinedMessages = 800;
   s.ringOccupancy = 5;
   s.ringCapacity = 65536;
   s.loopConnections = {7, 5};
@@ -383,6 +385,8 @@ TEST(ApiMetrics, PrometheusTextHasEveryFamilyWithHelpAndType) {
            "ringcast_bytes_out_total 123456\n",
            "ringcast_dropped_total 4\n",
            "ringcast_slow_consumer_disconnects_total 1\n",
+           "# TYPE ringcast_joined_frames_total counter\nringcast_joined_frames_total 40\n",
+           "ringcast_joined_deliveries_total 800\n",
            "ringcast_ring_occupancy 5\n",
            "ringcast_ring_capacity 65536\n",
            "# TYPE ringcast_loop_connections gauge\nringcast_loop_connections{loop=\"0\"} 7\n"
@@ -490,9 +494,9 @@ TEST(ApiMetrics, EverySampleFollowsTheExpositionGrammarAndItsFamilyIsDeclared) {
     }
   }
   EXPECT_EQ(histogram, "ringcast_publish_to_write_seconds");
-  // 18 plain families (4 of them permessage-deflate's, 3 of the per-connection limits), 2 + 2
-  // per-loop samples, 13 + 1 buckets, _sum and _count.
-  EXPECT_EQ(samples, 18u + 4u + std::size(kLatencyBucketsUs) + 1 + 2);
+  // 20 plain families (4 of them permessage-deflate's, 3 of the per-connection limits, 2 of
+  // joined frames), 2 + 2 per-loop samples, 13 + 1 buckets, _sum and _count.
+  EXPECT_EQ(samples, 20u + 4u + std::size(kLatencyBucketsUs) + 1 + 2);
 }
 
 TEST(ApiMetrics, EmptyStatsStillRenderAValidHistogram) {
