@@ -14,6 +14,9 @@ namespace {
 constexpr std::string_view kJsonType = "application/json";
 constexpr std::string_view kTextType = "text/plain; charset=utf-8";
 constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
+// A slot or the unsent answers keep their buffers for reuse up to this size (a large answer,
+// such as /metrics or a long channel list, gives its memory back).
+constexpr size_t kKeptBufferBytes = 16 << 10;
 
 }  // namespace
 
@@ -91,10 +94,13 @@ void ApiConnection::onDrained() {
 void ApiConnection::onClosed() {
   OrderedReplyConnection::onClosed();
   pending_.clear();
+  spare_.clear();
+  unsent_.clear();
 }
 
 bool ApiConnection::mayTakeRequests() const {
-  return pending_.size() < kMaxPendingResponses && queuedBytes() <= kMaxOutputBytes;
+  return pending_.size() < kMaxPendingResponses &&
+         queuedBytes() + unsent_.size() <= kMaxOutputBytes;
 }
 
 size_t ApiConnection::processInput(std::string_view buffer) {
@@ -136,7 +142,13 @@ size_t ApiConnection::processInput(std::string_view buffer) {
 }
 
 ApiConnection::Pending& ApiConnection::newSlot(bool keepAlive) {
-  auto slot = std::make_unique<Pending>();
+  std::unique_ptr<Pending> slot;
+  if (spare_.empty()) {
+    slot = std::make_unique<Pending>();
+  } else {
+    slot = std::move(spare_.back());
+    spare_.pop_back();
+  }
   slot->id = nextId_++;
   slot->keepAlive = keepAlive;
   if (!keepAlive) {
@@ -175,17 +187,43 @@ void ApiConnection::finishError(Pending& slot, int status, std::string_view code
   finish(slot, status, kJsonType, errorJson(code, message));
 }
 
+void ApiConnection::recycle(std::unique_ptr<Pending> slot) {
+  if (spare_.size() >= kMaxPendingResponses || slot->response.capacity() > kKeptBufferBytes) {
+    return;  // freed
+  }
+  slot->ready = false;
+  slot->response.clear();
+  slot->route = Route::kNone;
+  slot->command.targets.clear();
+  slot->command.targetList = false;
+  slot->command.data = {};
+  slot->receipts.clear();
+  slot->outstanding = 0;
+  spare_.push_back(std::move(slot));
+}
+
+void ApiConnection::sendUnsent() {
+  if (unsent_.empty()) return;
+  sendCopy(unsent_);
+  unsent_.clear();
+  if (unsent_.capacity() > kKeptBufferBytes) std::string().swap(unsent_);
+}
+
 void ApiConnection::writeReady() {
   while (!pending_.empty() && pending_.front()->ready && isOpen()) {
-    sendCopy(pending_.front()->response);
+    unsent_ += pending_.front()->response;
+    recycle(std::move(pending_.front()));
     pending_.pop_front();
   }
   if (!isOpen()) return;
   if (pending_.empty() && closeWhenIdle_) {
+    sendUnsent();
     closeAfterFlush(options_->closeTimeoutMs);
     return;
   }
-  if (inputHeld_ && !processing_ && mayTakeRequests()) resumeInput();
+  if (processing_) return;  // the pass's end sends what it answered
+  sendUnsent();
+  if (inputHeld_ && mayTakeRequests()) resumeInput();
 }
 
 void ApiConnection::countRefusal(PortRefusals::Reason reason) {

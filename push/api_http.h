@@ -101,8 +101,13 @@ class ApiConnection final : public OrderedReplyConnection {
   // A query's answer (users, channels, presence) came back: the JSON body of a 200.
   void onQuery(uint64_t id, const std::string& body);
   Pending* findSlot(uint64_t id);
-  // Writes every ready response at the front of the queue, in order.
+  // Moves every ready response at the front of the queue, in order, to unsent_, and queues
+  // unsent_ on the socket unless a pass over the input is under way (its end does: one copy
+  // and one frame for all the answers of a pass, not one per answer).
   void writeReady() override;
+  void sendUnsent();
+  // A written slot goes back to spare_ (its strings and vectors keep their capacity).
+  void recycle(std::unique_ptr<Pending> slot);
   // The request deadline while one is due, else the keep-alive idle deadline.
   void armDeadline();
   void countRefusal(PortRefusals::Reason reason);
@@ -113,7 +118,9 @@ class ApiConnection final : public OrderedReplyConnection {
   http::RequestParser parser_;
   int64_t requestDeadlineMs_ = 0;  // when the request under way must be whole; 0: none due
   std::deque<std::unique_ptr<Pending>> pending_;  // responses in request order
-  uint64_t nextId_ = 1;                           // id of the next slot
+  std::vector<std::unique_ptr<Pending>> spare_;   // written slots, reused by newSlot
+  std::string unsent_;   // ready responses, in order, not yet queued on the socket
+  uint64_t nextId_ = 1;  // id of the next slot
 };
 
 }  // namespace ringcast::push
