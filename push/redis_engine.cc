@@ -132,7 +132,20 @@ void RedisEngine::updateHealth() {
 }
 
 void RedisEngine::LinkHandler::onLinkUp() {
+  if (!subscriber) engine->loadScripts(*engine->instances_[instance].command);
   engine->updateHealth();
+}
+
+void RedisEngine::loadScripts(net::RedisClient& client) {
+  // The first commands on a new connection (onLinkUp runs before anything else can be sent
+  // on it), and Redis runs one connection's commands in order: every EVALSHA after them finds
+  // its script. Without this, the first publishes to a fresh (or restarted) server were
+  // answered NOSCRIPT and sent again with EVAL, while later ones, sent before the first
+  // EVAL had loaded the script and arriving after it, succeeded in between: a pipelined burst
+  // got its offsets out of order.
+  for (const Script* s : {&publishScript_, &recoverScript_, &presenceScript_}) {
+    client.command({"SCRIPT", "LOAD", s->text}, nullptr);
+  }
 }
 
 void RedisEngine::LinkHandler::onLinkDown() {

@@ -150,8 +150,11 @@ class RedisEngine final : public Engine {
     std::string_view text;
     std::string sha;
   };
+  // SCRIPT LOAD of every script, first thing on a new command link.
+  void loadScripts(net::RedisClient& client);
   // Runs a script with two or four keys (the first args); a NOSCRIPT answer is retried once
-  // with EVAL.
+  // with EVAL (a server whose scripts were flushed while the link stayed up; the retried
+  // command then runs after others sent meanwhile).
   void evalScript(net::RedisClient& client, const Script& script, int keys,
                   std::vector<std::string> args, net::RedisClient::ReplyFn done);
   // Presence sets (loop 0). `set` is a channel name, or empty for the user list.

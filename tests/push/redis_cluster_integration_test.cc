@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "push/redis_codec.h"
 #include "tests/support/cluster.h"
 #include "tests/support/eventually.h"
 #include "tests/support/line_client.h"
@@ -478,6 +479,33 @@ TEST_F(RedisCluster, ABurstFromRedisIntoAFullRingKeepsItsOrder) {
   const size_t at = metrics.find("\nringcast_parked_total ");
   ASSERT_NE(at, std::string::npos) << metrics;
   EXPECT_GT(std::atol(metrics.c_str() + at + 23), 0) << metrics.substr(at, 40);
+}
+
+// A publish script a server does not know is answered NOSCRIPT and sent again, after
+// publishes sent meanwhile: the scripts must be on the server before the first publish, on
+// a fresh server and on one that restarted (and forgot them). This is what kept the burst
+// above in order.
+TEST_F(RedisCluster, TheScriptsAreLoadedBeforeAnyPublishAndAgainAfterARestart) {
+  startRedis(1);
+  startNodes(1);
+  const std::vector<std::string> exists = {"SCRIPT", "EXISTS",
+                                           push::redis::scriptSha1(push::redis::kPublishScript),
+                                           push::redis::scriptSha1(push::redis::kRecoverScript),
+                                           push::redis::scriptSha1(push::redis::kPresenceScript)};
+  auto allLoaded = [&] { return redis_[0]->command(exists) == "1\n1\n1"; };
+  EXPECT_TRUE(eventually(allLoaded)) << redis_[0]->command(exists);
+  EXPECT_EQ(redis_[0]->infoNumber("stats", "total_error_replies"), 0)
+      << "nothing was answered with an error (NOSCRIPT)";
+
+  std::string error;
+  redis_[0]->kill();
+  ASSERT_TRUE(redis_[0]->restart(&error)) << error;
+  EXPECT_TRUE(eventually(allLoaded))
+      << "not loaded again after the reconnect: " << redis_[0]->command(exists);
+  ASSERT_TRUE(waitHealthy(*api_[0]));
+  auto r = publishOk(*api_[0], "after", R"({"m":1})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->u64("offset"), 1u) << r->text();
 }
 
 TEST_F(RedisCluster, TwoInstancesEachCarryChannelsInOrder) {
