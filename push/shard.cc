@@ -18,7 +18,8 @@ constexpr size_t kDrainBatch = 256;
 // A pending subscription's minOffset: nothing is delivered to it directly.
 constexpr uint64_t kPendingMinOffset = std::numeric_limits<uint64_t>::max();
 // Joined frames: at most this many bytes each, and only for channels with at least this many
-// local subscribers (for one, the copy would cost what the iovecs saved).
+// local subscribers (a lone subscriber gets the frames as they are: joining would copy them
+// for the sake of one socket's iovecs).
 constexpr uint64_t kMaxJoinedBytes = 64 << 10;
 constexpr size_t kMinJoinedEntries = 2;
 
