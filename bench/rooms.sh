@@ -3,7 +3,9 @@
 # ringcast-bench against a ringcast binary, optionally next to a second one for same-run
 # ratios. Every run gets a freshly started server (--threads 1, pinned to SERVER_CPU); the
 # client is pinned to CLIENT_CPU; each scenario runs RUNS times (interleaved with BASELINE
-# when given) and the medians are reported with both sides' CPU.
+# when given) and the medians are reported with both sides' CPU; the publish rows also give
+# the server's CPU per publish (its time over the measured window / publishes made), which
+# compares two binaries even when the client, not the server, bounds the rate.
 #
 # Scenarios:
 #   http10     10 subscribers of one channel, 64 B HTTP publishes as fast as absorbed
@@ -32,7 +34,8 @@
 #   IDLE_CONNS [18000] IDLE_CHANNELS [IDLE_CONNS/10] IDLE_RATE [2] IDLE_WARMUP [empty; 1: 200
 #   sessions come and go before the baseline RSS is read] SRC [127.0.0.1-127.0.0.4] SERVER_CPU [1] CLIENT_CPU [0]
 #   KEEP_AWAKE [unset]: 1 runs a SCHED_IDLE busy loop on both CPUs meanwhile (see
-#       keep_awake in bench/started.sh: a VM whose idle vCPUs halt wakes them slowly)
+#       keep_awake in bench/started.sh: a VM whose idle vCPUs halt wakes them slowly; on a
+#       VM that does not, the loops slow both sides down: try a short run each way first)
 #   OUT [build/rooms.md] WORK [a new /tmp/ringcast-rooms.*]
 #   PROFILE [empty; 1: perf record -g the server of every run for PROFILE_SECONDS (3) once
 #   publishing started, into WORK/TAG.perf.data]
@@ -208,6 +211,10 @@ def load(tag):
          "scpu": 100 * cpu.get("server_window", 0) / w, "ccpu": 100 * cpu.get("client_window", 0) / w,
          "p50": j["latency_ms"]["delivery"].get("p50"), "p99": j["latency_ms"]["delivery"].get("p99"),
          "ok": j.get("ok")}
+    # What a publish costs the server, whichever side bounds the rate: its CPU over the
+    # measured window per publish made.
+    if f.get("published") and cpu.get("server_window") is not None:
+        m["us"] = 1e6 * cpu["server_window"] / f["published"]
     try:
         mem = json.load(open(f"{work}/results/{tag}.mem"))
         m["bpc"] = (mem["rss_held_kb"] - mem["rss_before_kb"]) * 1024 / idle
@@ -223,9 +230,10 @@ def med(side, scen, key):
 def num(v, digits=0):
     return "-" if v is None else f"{v:,.{digits}f}"
 
-cols = {"http10": [("publishes/s", "pub", 0)], "tcp10": [("publishes/s", "pub", 0)],
-        "rooms": [("publishes/s", "pub", 0), ("deliveries/s", "del", 0)],
-        "roomszipf": [("publishes/s", "pub", 0), ("deliveries/s", "del", 0)],
+us = ("server µs per publish", "us", 2)
+cols = {"http10": [("publishes/s", "pub", 0), us], "tcp10": [("publishes/s", "pub", 0), us],
+        "rooms": [("publishes/s", "pub", 0), ("deliveries/s", "del", 0), us],
+        "roomszipf": [("publishes/s", "pub", 0), ("deliveries/s", "del", 0), us],
         "fanout10k": [("deliveries/s", "del", 0)], "fanout1k": [("deliveries/s", "del", 0)],
         "latency": [("p50 ms", "p50", 2), ("p99 ms", "p99", 2)],
         "idle": [("B per connection", "bpc", 0)]}
