@@ -77,7 +77,7 @@ std::string renderMetrics(const Stats& s) {
       s.joinedFrames);
   appendMetric(out, "joined_deliveries_total", "counter",
                "Deliveries made through joined frames (a message to one socket).",
-               s.joinedMessages);
+               s.joinedDeliveries);
   appendMetric(out, "deflate_messages_compressed_total", "counter",
                "Messages compressed for permessage-deflate (once each, on a loop).",
                s.framesCompressed);
@@ -123,7 +123,7 @@ std::string renderStatsJson(const Stats& s) {
       {"dropped", s.dropped},
       {"slow_consumer_disconnects", s.slowConsumerDisconnects},
       {"joined_frames", s.joinedFrames},
-      {"joined_deliveries", s.joinedMessages},
+      {"joined_deliveries", s.joinedDeliveries},
       {"ring_occupancy", s.ringOccupancy},
       {"ring_capacity", s.ringCapacity},
   };

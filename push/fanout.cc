@@ -132,7 +132,7 @@ void Fanout::stats(std::function<void(const Stats&)> done) {
       st.parked += c.parked;
       st.parkRefused += c.parkRefused;
       st.joinedFrames += c.joinedFrames;
-      st.joinedMessages += c.joinedMessages;
+      st.joinedDeliveries += c.joinedDeliveries;
       st.clientQueuedBytes += s->queuedBytes();
       st.commandsRateLimited += c.commandsRateLimited;
       st.rateLimitDisconnects += c.rateLimitDisconnects;

@@ -73,7 +73,7 @@ struct Stats {
   uint64_t parked = 0;             // sends that found no room at once and waited
   uint64_t parkRefused = 0;        // of those, refused with "overloaded" after the bound
   uint64_t joinedFrames = 0;       // frames that carried several messages of a channel to a socket
-  uint64_t joinedMessages = 0;     // deliveries made through them
+  uint64_t joinedDeliveries = 0;   // deliveries made through them
   uint64_t clientQueuedBytes = 0;  // bytes queued for client connections right now
   uint64_t commandsRateLimited = 0;   // client commands refused with rate_limited
   uint64_t rateLimitDisconnects = 0;  // connections closed for sustained flooding

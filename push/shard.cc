@@ -23,23 +23,27 @@ constexpr uint64_t kPendingMinOffset = std::numeric_limits<uint64_t>::max();
 constexpr uint64_t kMaxJoinedBytes = 64 << 10;
 constexpr size_t kMinJoinedEntries = 2;
 
-// How many envelopes from batch[from] on are channel messages of one channel, in increasing
-// offsets, whose frames together stay within kMaxJoinedBytes (at least 1).
-size_t channelRun(Envelope* const* batch, size_t from, size_t n) {
+// The envelopes from batch[from] on that are channel messages of one channel, in increasing
+// offsets, whose frames together stay within kMaxJoinedBytes: how many (at least 1) and the
+// bytes of their frames (counted only for a run of channel messages).
+struct Run {
+  size_t count;
+  uint64_t bytes;
+};
+Run channelRun(Envelope* const* batch, size_t from, size_t n) {
   const Envelope* first = batch[from];
-  if (first->kind != Envelope::Kind::kChannel) return 1;
+  if (first->kind != Envelope::Kind::kChannel) return {1, 0};
   uint64_t bytes = first->frame->size();
   size_t end = from + 1;
   for (; end < n; ++end) {
     const Envelope* e = batch[end];
     if (e->kind != Envelope::Kind::kChannel || e->offset <= batch[end - 1]->offset ||
-        e->key != first->key) {
+        e->key != first->key || bytes + e->frame->size() > kMaxJoinedBytes) {
       break;
     }
     bytes += e->frame->size();
-    if (bytes > kMaxJoinedBytes) break;
   }
-  return end - from;
+  return {end - from, bytes};
 }
 
 }  // namespace
@@ -215,13 +219,13 @@ void Shard::drain() {
     size_t n = fanout_->ring().peek(index_, batch, kDrainBatch);
     if (n == 0) return;
     for (size_t i = 0; i < n;) {
-      const size_t run = channelRun(batch, i, n);
-      if (run > 1) {
-        deliverRun(batch + i, run);
+      const Run run = channelRun(batch, i, n);
+      if (run.count > 1) {
+        deliverRun(batch + i, run.count, run.bytes);
       } else {
         deliver(batch[i]);
       }
-      i += run;
+      i += run.count;
     }
     fanout_->ring().release(index_, n);
     // Completion after release: the envelope may be freed by the last loop.
@@ -229,15 +233,18 @@ void Shard::drain() {
   }
 }
 
-void Shard::deliverRun(Envelope* const* run, size_t count) {
+void Shard::deliverRun(Envelope* const* run, size_t count, uint64_t bytes) {
   auto it = channels_.find(run[0]->key);
-  if (it == channels_.end() || it->second->entries.size() < kMinJoinedEntries) {
-    for (size_t m = 0; m < count; ++m) deliver(run[m]);
+  LocalChannel* ch = it == channels_.end() ? nullptr : it->second.get();
+  if (ch == nullptr || ch->entries.size() < kMinJoinedEntries) {
+    for (size_t m = 0; m < count; ++m) {
+      Tally tally;
+      if (ch != nullptr) deliverToChannel(ch, run[m], &tally, nullptr);
+      report(run[m], tally);
+    }
     return;
   }
-  std::vector<SubEntry>& entries = it->second->entries;
-  uint64_t bytes = 0;
-  for (size_t m = 0; m < count; ++m) bytes += run[m]->frame->size();
+  std::vector<SubEntry>& entries = ch->entries;
   // Who takes the joined frame: an open, uncompressed connection that wants every message of
   // the run (its subscription started before the first) and has room for all of them. The
   // slow-consumer policy, pending subscriptions and compression are left to the one-by-one
@@ -267,28 +274,27 @@ void Shard::deliverRun(Envelope* const* run, size_t count) {
     ++taken;
   }
   if (taken != 0) ++counters_.joinedFrames;
-  counters_.joinedMessages += uint64_t{taken} * count;
+  counters_.joinedDeliveries += uint64_t{taken} * count;
   counters_.messagesOut += uint64_t{taken} * count;
   counters_.bytesOut += uint64_t{taken} * bytes;
   const bool allJoined = taken == entries.size();
   for (size_t m = 0; m < count; ++m) {
     Tally tally;
     tally.matched = tally.queued = taken;
-    if (!allJoined) deliverToChannel(run[m], &tally, taken != 0 ? &joined_ : nullptr);
+    if (!allJoined) deliverToChannel(ch, run[m], &tally, taken != 0 ? &joined_ : nullptr);
     report(run[m], tally);
   }
 }
 
-void Shard::deliverToChannel(Envelope* env, Tally* tally, const std::vector<bool>* joined) {
-  auto it = channels_.find(env->key);
-  if (it == channels_.end()) return;
+void Shard::deliverToChannel(LocalChannel* ch, Envelope* env, Tally* tally,
+                             const std::vector<bool>* joined) {
   const Envelope::Kind kind = env->kind;
-  std::vector<SubEntry>& entries = it->second->entries;
+  std::vector<SubEntry>& entries = ch->entries;
   // One atomic add for every local reference; the unused ones are given back at the end.
   env->frame->acquireMany(static_cast<uint32_t>(entries.size()));
   for (size_t k = 0; k < entries.size(); ++k) {
     SubEntry& e = entries[k];
-    if (joined != nullptr && k < joined->size() && (*joined)[k]) {
+    if (joined != nullptr && (*joined)[k]) {
       ++tally->unused;  // had it in the joined frame
       continue;
     }
@@ -301,8 +307,7 @@ void Shard::deliverToChannel(Envelope* env, Tally* tally, const std::vector<bool
       if (kind == Envelope::Kind::kLost) e.minOffset = env->offset;
       queueFrame(e.session, env, tally);
     } else {
-      if (e.pending && kind == Envelope::Kind::kChannel)
-        keepPending(e.session, it->second.get(), env);
+      if (e.pending && kind == Envelope::Kind::kChannel) keepPending(e.session, ch, env);
       ++tally->unused;
     }
   }
@@ -326,7 +331,9 @@ void Shard::deliver(Envelope* env) {
     case Envelope::Kind::kChannel:
     case Envelope::Kind::kPresence:
     case Envelope::Kind::kLost:
-      deliverToChannel(env, &tally);
+      if (auto it = channels_.find(env->key); it != channels_.end()) {
+        deliverToChannel(it->second.get(), env, &tally, nullptr);
+      }
       break;
     case Envelope::Kind::kUsers: {
       uint32_t taken = 0;

@@ -64,7 +64,7 @@ struct ShardCounters {
   uint64_t parked = 0;                // work that found no room and waited
   uint64_t parkRefused = 0;           // parked work refused with "overloaded" after the bound
   uint64_t joinedFrames = 0;          // joined frames built (Shard::deliverRun)
-  uint64_t joinedMessages = 0;        // deliveries made through joined frames
+  uint64_t joinedDeliveries = 0;      // deliveries made through joined frames
   uint64_t commandsRateLimited = 0;   // commands refused with rate_limited
   uint64_t rateLimitDisconnects = 0;  // connections closed for sustained flooding
   std::vector<uint64_t> latencyBuckets = std::vector<uint64_t>(std::size(kLatencyBucketsUs), 0);
@@ -154,10 +154,13 @@ class Shard final : public net::IterationHook {
   void deliver(Envelope* env);
   // Adds the loop's tally to env (shared by every loop) and records its latency.
   void report(Envelope* env, const Tally& tally);
-  // run[0..count) are consecutive channel messages of one channel, offsets increasing.
-  void deliverRun(Envelope* const* run, size_t count);
-  // `joined`: entries already given the message in a joined frame (nullptr: none).
-  void deliverToChannel(Envelope* env, Tally* tally, const std::vector<bool>* joined = nullptr);
+  // run[0..count) are consecutive channel messages of one channel, offsets increasing, whose
+  // frames hold `bytes` together.
+  void deliverRun(Envelope* const* run, size_t count, uint64_t bytes);
+  // env (a channel message, presence event or loss notice) to the local subscribers of ch;
+  // `joined`: entries already given it in a joined frame (nullptr: none).
+  void deliverToChannel(LocalChannel* ch, Envelope* env, Tally* tally,
+                        const std::vector<bool>* joined);
   // Queues env's frame on s (one reference already taken for it), applying the
   // slow-consumer policy, and counts the outcome in *tally.
   void queueFrame(Session* s, Envelope* env, Tally* tally);

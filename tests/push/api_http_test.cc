@@ -354,7 +354,7 @@ Stats sampleStats() {
   s.dropped = 4;
   s.slowConsumerDisconnects = 1;
   s.joinedFrames = 40;
-  s.joinedMessages = 800;
+  s.joinedDeliveries = 800;
   s.ringOccupancy = 5;
   s.ringCapacity = 65536;
   s.loopConnections = {7, 5};
