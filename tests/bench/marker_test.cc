@@ -43,6 +43,20 @@ TEST(MarkerTest, FindsEveryMarkerOfABatchAndSkipsBrokenOnes) {
   EXPECT_EQ(malformed, 2u);
 }
 
+TEST(MarkerTest, OtherHashSignsAroundAMarkerAreSkipped) {
+  const std::string frame = "{\"#\":\"a#b##" + markerText({3, 2, 7, 8}) + "#\",\"c\":\"#rc";
+  size_t pos = 0;
+  Marker got;
+  uint64_t malformed = 0;
+  ASSERT_TRUE(findMarker(frame, &pos, &got, &malformed));
+  EXPECT_EQ(got.publisher, 3u);
+  EXPECT_EQ(got.seq, 7u);
+  EXPECT_EQ(frame.compare(pos - 1, 2, "##"), 0);  // just past the marker's closing '#'
+  EXPECT_FALSE(findMarker(frame, &pos, &got, &malformed));
+  EXPECT_EQ(pos, frame.size());
+  EXPECT_EQ(malformed, 0u);
+}
+
 TEST(MarkerTest, HasAFixedSize) {
   EXPECT_EQ(markerText({0, 0, 0, 0}).size(),
             markerText({999, kMaxChannels, 999'999'999'999, INT64_MAX}).size());
