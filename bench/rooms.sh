@@ -10,6 +10,8 @@
 # Scenarios:
 #   http10     10 subscribers of one channel, 64 B HTTP publishes as fast as absorbed
 #              (PUBLISH_CONNS connections x PUBLISH_INFLIGHT pipelined)
+#   http10@CxI the same by C publisher connections with I requests in flight on each, e.g.
+#              http10@1x32: one keep-alive connection, as a single backend publishes
 #   tcp10      the same through the TCP publish protocol (PUB, pipelined, PING sync), as fast
 #              as the subscribers read: at most TCP_WINDOW deliveries due and not yet received
 #              (--delivery-window; the protocol has no answer per message to hold it back)
@@ -90,6 +92,8 @@ command -v taskset >/dev/null || die "taskset (util-linux) is needed"
 for s in $SCENARIOS; do
     case $s in
         http10 | tcp10 | rooms | roomszipf | fanout10k | fanout1k | latency | idle) ;;
+        http10@[1-9]*x[1-9]*) [[ $s =~ ^http10@[1-9][0-9]*x[1-9][0-9]*$ ]] ||
+            die "a publisher shape is http10@CONNSxINFLIGHT, not '$s'" ;;
         *) die "unknown scenario '$s'" ;;
     esac
 done
@@ -132,6 +136,10 @@ run_one() {
     case $scen in
         http10) args=(--conns 10 "$api" --publish-conns "$PUBLISH_CONNS"
             --publish-inflight "$PUBLISH_INFLIGHT" --duration "$DURATION") ;;
+        http10@*)
+            local shape=${scen#http10@}
+            args=(--conns 10 "$api" --publish-conns "${shape%x*}"
+                --publish-inflight "${shape#*x}" --duration "$DURATION") ;;
         tcp10) args=(--conns 10 --publish-tcp "$SRV_PUB" --publish-conns "$PUBLISH_CONNS"
             --delivery-window "$TCP_WINDOW" --duration "$DURATION") ;;
         rooms | roomszipf)
@@ -192,7 +200,7 @@ for scen in $SCENARIOS; do
 done
 
 ROOMS=$ROOMS ROOMS_SUBS=$ROOMS_SUBS FANOUT_BIG=$FANOUT_BIG FANOUT_SMALL=$FANOUT_SMALL \
-    LATENCY_RATE=$LATENCY_RATE \
+    LATENCY_RATE=$LATENCY_RATE PUBLISH_CONNS=$PUBLISH_CONNS PUBLISH_INFLIGHT=$PUBLISH_INFLIGHT \
     "$PYTHON" - "$WORK" "$OUT" "$SCENARIOS" "$RUNS" "$([[ -n $BASELINE ]] && echo 1 || echo 0)" \
     "$IDLE_CONNS" "$RINGCAST" "$BASELINE" <<'EOF'
 import json, os, statistics, sys
@@ -221,6 +229,14 @@ def load(tag):
     except (OSError, ValueError, KeyError):
         pass
     return m
+
+def base(s):
+    return s.split("@")[0]
+
+def shape(s):
+    c, i = (s.split("@")[1].split("x") if "@" in s else
+            (os.environ["PUBLISH_CONNS"], os.environ["PUBLISH_INFLIGHT"]))
+    return f" ({c} connection{'' if c == '1' else 's'} x {i} in flight)"
 
 def med(side, scen, key):
     vals = [m[key] for m in (load(f"{scen}.{side}.{r}") for r in range(1, runs + 1))
@@ -251,8 +267,9 @@ head += "server CPU | client CPU | lost | dup |"
 lines = [f"ringcast: `{newbin}`" + (f", baseline: `{basebin}`" if hasbase else ""),
          f"medians of {runs}", "", head, "|" + "---|" * (head.count("|") - 1)]
 for s in scens:
-    for label, key, d in cols[s]:
-        row = f"| {names[s]} | {label} | {num(med('new', s, key), d)} | "
+    name = names[base(s)] + (shape(s) if base(s) in ("http10", "rooms", "roomszipf") else "")
+    for label, key, d in cols[base(s)]:
+        row = f"| {name} | {label} | {num(med('new', s, key), d)} | "
         if hasbase:
             a, b = med("new", s, key), med("base", s, key)
             row += f"{num(b, d)} | {('%.2fx' % (a / b)) if a and b else '-'} | "
