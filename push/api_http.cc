@@ -173,8 +173,11 @@ void ApiConnection::finish(Pending& slot, int status, std::string_view contentTy
   std::array<http::Header, 2> headers = {http::Header{"Content-Type", contentType},
                                          http::Header{extraName, extraValue}};
   size_t count = extraName.empty() ? 1 : 2;
-  http::appendResponse(slot.response, status, std::span<const http::Header>(headers.data(), count),
-                       body, slot.keepAlive);
+  // The oldest waiting answer: every one before it went to unsent_ already, so it is written
+  // there directly (writeReady then moves an empty response).
+  std::string& out = pending_.front().get() == &slot ? unsent_ : slot.response;
+  http::appendResponse(out, status, std::span<const http::Header>(headers.data(), count), body,
+                       slot.keepAlive);
   slot.ready = true;
 }
 
@@ -226,6 +229,15 @@ void ApiConnection::writeReady() {
   if (inputHeld_ && mayTakeRequests()) resumeInput();
 }
 
+bool ApiConnection::hostAllowed(std::string_view host) {
+  // A client names the same Host in every request: the last one allowed is remembered (the
+  // rules do not change while the connection lives).
+  if (!allowedHost_.empty() && host == allowedHost_) return true;
+  if (!apiHostAllowed(host, options_->access)) return false;
+  allowedHost_.assign(host);
+  return true;
+}
+
 void ApiConnection::countRefusal(PortRefusals::Reason reason) {
   if (options_->refusals != nullptr) options_->refusals->count(reason);
 }
@@ -254,8 +266,7 @@ void ApiConnection::handleRequest(const http::Request& request) {
                 "cross-origin request: this Origin is not in --api-allowed-origins");
     return;
   }
-  if (request.headerLines("Host") > 0 &&
-      !apiHostAllowed(request.header("Host"), options_->access)) {
+  if (request.headerLines("Host") > 0 && !hostAllowed(request.header("Host"))) {
     countRefusal(PortRefusals::kApiHost);
     finishError(slot, 421, "misdirected",
                 "the Host header names neither this listener nor an --api-host name");
@@ -405,11 +416,19 @@ void ApiConnection::handleCommand(Pending& slot, Route route, std::string_view p
 void ApiConnection::onReceipt(uint64_t id, size_t index, const Receipt& receipt) {
   Pending* slot = findSlot(id);
   if (slot == nullptr || slot->ready || index >= slot->receipts.size()) return;
-  slot->receipts[index] = receipt;
-  if (--slot->outstanding > 0) return;
+  // The one receipt of a single send is answered from as it is, not copied into the slot.
+  std::span<const Receipt> receipts(&receipt, 1);
+  if (slot->receipts.size() > 1) {
+    slot->receipts[index] = receipt;
+    if (--slot->outstanding > 0) return;
+    receipts = slot->receipts;
+  }
+  slot->outstanding = 0;
   int status = 200;
-  std::string body = receiptBody(slot->route, slot->command, slot->receipts, &status);
-  finishJson(*slot, status, body);
+  body_.clear();
+  appendReceiptBody(body_, slot->route, slot->command, receipts, &status);
+  finishJson(*slot, status, body_);
+  if (body_.capacity() > kKeptBufferBytes) std::string().swap(body_);
   if (!processing_) writeReady();
 }
 

@@ -111,6 +111,8 @@ class ApiConnection final : public OrderedReplyConnection {
   // The request deadline while one is due, else the keep-alive idle deadline.
   void armDeadline();
   void countRefusal(PortRefusals::Reason reason);
+  // apiHostAllowed, with the last allowed Host of this connection remembered.
+  bool hostAllowed(std::string_view host);
 
   Hub* const hub_;
   const ApiOptions* const options_;
@@ -119,6 +121,8 @@ class ApiConnection final : public OrderedReplyConnection {
   int64_t requestDeadlineMs_ = 0;  // when the request under way must be whole; 0: none due
   std::deque<std::unique_ptr<Pending>> pending_;  // responses in request order
   std::vector<std::unique_ptr<Pending>> spare_;   // written slots, reused by newSlot
+  std::string allowedHost_;                       // the last Host header allowed on this connection
+  std::string body_;     // a receipt's JSON body, built here for its response (reused)
   std::string unsent_;   // ready responses, in order, not yet queued on the socket
   uint64_t nextId_ = 1;  // id of the next slot
 };

@@ -89,8 +89,8 @@ int statusForReceiptError(std::string_view errorCode) {
   return 500;
 }
 
-std::string receiptBody(Route route, const ApiCommand& command,
-                        const std::vector<Receipt>& receipts, int* status) {
+void appendReceiptBody(std::string& out, Route route, const ApiCommand& command,
+                       std::span<const Receipt> receipts, int* status) {
   *status = 200;
   const Receipt* failed = nullptr;
   for (const Receipt& r : receipts) {
@@ -99,18 +99,17 @@ std::string receiptBody(Route route, const ApiCommand& command,
       break;
     }
   }
-  std::string out;
   if (!command.targetList) {
     if (failed != nullptr) {
       *status = statusForReceiptError(failed->errorCode);
-      out = "{\"ok\":false,";
+      out += "{\"ok\":false,";
       appendReceiptError(out, *failed);
       out += '}';
-      return out;
+      return;
     }
     const Receipt empty;
     const Receipt& r = receipts.empty() ? empty : receipts[0];
-    out = "{\"ok\":true,";
+    out += "{\"ok\":true,";
     switch (route) {
       case Route::kSend:
         json::appendStringField(out, "to", command.targets.empty() ? "" : command.targets[0]);
@@ -134,16 +133,16 @@ std::string receiptBody(Route route, const ApiCommand& command,
         break;
     }
     out += '}';
-    return out;
+    return;
   }
   // A list: one result per target, in the order given.
   if (failed != nullptr) {
     *status = statusForReceiptError(failed->errorCode);
-    out = "{\"ok\":false,";
+    out += "{\"ok\":false,";
     appendReceiptError(out, *failed);
     out += ",\"results\":[";
   } else {
-    out = "{\"ok\":true,\"results\":[";
+    out += "{\"ok\":true,\"results\":[";
   }
   const bool isSend = route == Route::kSend;
   // A send has one receipt for all its users (one shared frame), with a count per user.
@@ -173,6 +172,12 @@ std::string receiptBody(Route route, const ApiCommand& command,
     out += '}';
   }
   out += "]}";
+}
+
+std::string receiptBody(Route route, const ApiCommand& command,
+                        const std::vector<Receipt>& receipts, int* status) {
+  std::string out;
+  appendReceiptBody(out, route, command, receipts, status);
   return out;
 }
 

@@ -3,6 +3,7 @@
 // the bodies of the queries. Pure functions of their arguments, safe from any thread.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,9 @@ int statusForReceiptError(std::string_view errorCode);
 // (broadcast has one receipt and no targets).
 std::string receiptBody(Route route, const ApiCommand& command,
                         const std::vector<Receipt>& receipts, int* status);
+// The same, appended to `out` (a buffer the caller reuses).
+void appendReceiptBody(std::string& out, Route route, const ApiCommand& command,
+                       std::span<const Receipt> receipts, int* status);
 // GET /api/presence/{channel}, /api/users, /api/channels.
 std::string presenceJson(std::string_view channel, const std::vector<PresenceEntry>& entries);
 std::string usersJson(const std::vector<UserInfo>& users);

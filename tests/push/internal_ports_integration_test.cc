@@ -145,6 +145,22 @@ TEST_F(InternalPorts, ApiHostMustNameTheListenerOrAConfiguredName) {
   EXPECT_EQ(refused("ringcast_api_refused_total", "host"), 6);
 }
 
+// The last Host a connection was allowed is remembered for its next requests: one keep-alive
+// connection that switches to another Host is still refused, and switching back is served.
+TEST_F(InternalPorts, ApiHostIsCheckedOnEveryRequestOfAKeepAliveConnection) {
+  start({});
+  WsClient c;
+  ASSERT_TRUE(c.connect(gw_.apiPort)) << c.error();
+  const std::string ours = "Host: " + hostOf(gw_.apiPort) + "\r\n";
+  EXPECT_EQ(c.request(get("/healthz", ours)).status, 200);
+  EXPECT_EQ(c.request(get("/healthz", ours)).status, 200);
+  HttpResponse r =
+      c.request(get("/healthz", "Host: attacker.example:" + std::to_string(gw_.apiPort) + "\r\n"));
+  EXPECT_EQ(r.status, 421) << r.body;
+  EXPECT_EQ(c.request(get("/healthz", ours)).status, 200);
+  EXPECT_EQ(refused("ringcast_api_refused_total", "host"), 1);
+}
+
 TEST_F(InternalPorts, JsonRoutesNeedAJsonContentType) {
   start({});
   const uint16_t port = gw_.apiPort;
