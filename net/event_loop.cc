@@ -30,6 +30,8 @@ EventLoop::EventLoop(int id)
       wakeFd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       wakeReader_(wakeFd_),
       nowMs_(monotonicMs()),
+      nowNs_(monotonicNs()),
+      wallNowMs_(wallMs()),
       timers_(nowMs_, &fireConnectionDeadline),
       readBuffer_(new uint8_t[kReadBufferBytes]),
       events_(kMaxEventsPerWait) {
@@ -72,7 +74,9 @@ void EventLoop::run() {
     int n =
         ::epoll_wait(epollFd_, events_.data(), static_cast<int>(events_.size()), pollTimeoutMs());
     sleeping_.store(false, std::memory_order_relaxed);
-    nowMs_ = monotonicMs();
+    nowNs_ = monotonicNs();
+    nowMs_ = nowNs_ / 1'000'000;
+    wallNowMs_ = wallMs();
     for (int i = 0; i < n; ++i) {
       static_cast<Pollable*>(events_[i].data.ptr)->handleEvents(events_[i].events);
     }

@@ -100,6 +100,10 @@ class EventLoop {
   int id() const { return id_; }
   // Monotonic milliseconds, read once per iteration.
   int64_t nowMs() const { return nowMs_; }
+  // Monotonic nanoseconds and wall-clock milliseconds of the same moment (right after
+  // epoll_wait returned), for what the iteration's handlers stamp in bulk.
+  int64_t nowNs() const { return nowNs_; }
+  int64_t wallNowMs() const { return wallNowMs_; }
   TimerWheel& timers() { return timers_; }
 
   // The loop's shared read buffer: every connection reads into it, so an idle connection
@@ -143,6 +147,8 @@ class EventLoop {
   } wakeReader_;
   std::atomic<bool> quit_{false};
   int64_t nowMs_;
+  int64_t nowNs_;
+  int64_t wallNowMs_;
   TimerWheel timers_;
   std::unique_ptr<uint8_t[]> readBuffer_;
   std::vector<epoll_event> events_;

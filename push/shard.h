@@ -152,8 +152,9 @@ class Shard final : public net::IterationHook {
   };
 
   void deliver(Envelope* env);
-  // Adds the loop's tally to env (shared by every loop) and records its latency.
-  void report(Envelope* env, const Tally& tally);
+  // Adds the loop's tally to env (shared by every loop) and records its latency (queued at
+  // queuedNs, monotonic).
+  void report(Envelope* env, const Tally& tally, int64_t queuedNs);
   // run[0..count) are consecutive channel messages of one channel, offsets increasing, whose
   // frames hold `bytes` together.
   void deliverRun(Envelope* const* run, size_t count, uint64_t bytes);
