@@ -25,8 +25,8 @@ FrameRef textFrame(const std::string& json) {
 }
 
 // On a loop thread, the loop's clocks (read once per iteration, right after its epoll_wait:
-// one clock read for every message of a pass instead of two per message); elsewhere the
-// clocks themselves.
+// one pair of clock reads per pass instead of two reads per message; a stamp is at most one
+// pass early); elsewhere the clocks themselves.
 int64_t stampWallMs() {
   const Shard* shard = Fanout::currentShard();
   return shard != nullptr ? shard->loop()->wallNowMs() : wallMs();
