@@ -2,6 +2,8 @@
 
 #include <mutex>
 
+#include "core/clock.h"
+
 #include "push/shard.h"
 #include "ws/deflate_counters.h"
 #include "ws/frame_writer.h"
@@ -34,6 +36,14 @@ void Fanout::attachLoop(net::EventLoop& loop) {
 
 Shard* Fanout::currentShard() {
   return tCurrentShard;
+}
+
+int64_t Fanout::stampWallMs() {
+  return tCurrentShard != nullptr ? tCurrentShard->loop()->wallNowMs() : wallMs();
+}
+
+int64_t Fanout::stampMonotonicNs() {
+  return tCurrentShard != nullptr ? tCurrentShard->loop()->nowNs() : monotonicNs();
 }
 
 Envelope* Fanout::newEnvelope(Envelope::Kind kind, std::string_view key, ReceiptFn done) {

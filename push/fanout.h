@@ -80,6 +80,12 @@ class Fanout {
   int loopCount() const { return static_cast<int>(loops_.size()); }
   // The calling loop thread's shard (nullptr off the loops).
   static Shard* currentShard();
+  // What an engine stamps a message with: on a loop thread the loop's clocks, read once per
+  // iteration right after its epoll_wait (one pair of reads per pass instead of two per
+  // message; a stamp is at most one pass early), elsewhere the clocks themselves. Wall-clock
+  // milliseconds for the frame's ts, monotonic nanoseconds for Envelope::publishNs.
+  static int64_t stampWallMs();
+  static int64_t stampMonotonicNs();
 
   const FanoutOptions& options() const { return options_; }
   BroadcastRing<Envelope>& ring() { return ring_; }

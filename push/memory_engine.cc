@@ -24,19 +24,6 @@ FrameRef textFrame(const std::string& json) {
   return ws::buildFrame(ws::Opcode::kText, json);
 }
 
-// On a loop thread, the loop's clocks (read once per iteration, right after its epoll_wait:
-// one pair of clock reads per pass instead of two reads per message; a stamp is at most one
-// pass early); elsewhere the clocks themselves.
-int64_t stampWallMs() {
-  const Shard* shard = Fanout::currentShard();
-  return shard != nullptr ? shard->loop()->wallNowMs() : wallMs();
-}
-
-int64_t stampMonotonicNs() {
-  const Shard* shard = Fanout::currentShard();
-  return shard != nullptr ? shard->loop()->nowNs() : monotonicNs();
-}
-
 void refuse(ReceiptFn& done) {
   if (!done) return;
   Receipt r;
@@ -115,7 +102,7 @@ void MemoryEngine::appendEngineMetrics(std::string& out) const {
 
 bool MemoryEngine::tryPublish(std::string_view channel, std::string_view dataJson,
                               std::string_view from, ReceiptWait wait, ReceiptFn& done) {
-  const int64_t nowMs = stampWallMs();
+  const int64_t nowMs = Fanout::stampWallMs();
   uint64_t offset = 0;
   std::string epoch;
   // Everything of the frame but the offset is written before the lock is taken.
@@ -130,7 +117,7 @@ bool MemoryEngine::tryPublish(std::string_view channel, std::string_view dataJso
     env->offset = ch.offset + 1;
     env->frame = builder.frame(env->offset);
     FrameRef kept = env->frame.share();
-    env->publishNs = stampMonotonicNs();
+    env->publishNs = Fanout::stampMonotonicNs();
     if (!fanout_->tryDeliver(env)) {
       if (wait == ReceiptWait::kDelivered) done = std::move(env->done);
       delete env;
@@ -194,9 +181,9 @@ void MemoryEngine::broadcast(std::string_view dataJson, ReceiptFn done) {
   if (refusedForMemory(done)) return;
   Envelope* env = fanout_->newEnvelope(Envelope::Kind::kAll, {}, std::move(done));
   std::string json;
-  frame::notice(json, stampWallMs(), dataJson);
+  frame::notice(json, Fanout::stampWallMs(), dataJson);
   env->frame = textFrame(json);
-  env->publishNs = stampMonotonicNs();
+  env->publishNs = Fanout::stampMonotonicNs();
   deliverOrPark(env, true);
 }
 
@@ -208,9 +195,9 @@ void MemoryEngine::send(const std::vector<std::string>& users, std::string_view 
   env->userMatched = std::make_unique<std::atomic<uint64_t>[]>(users.size());
   std::string json;
   frame::direct(json, from, users.size() == 1 ? std::string_view(users[0]) : std::string_view(),
-                stampWallMs(), dataJson);
+                Fanout::stampWallMs(), dataJson);
   env->frame = textFrame(json);  // one frame for every recipient
-  env->publishNs = stampMonotonicNs();
+  env->publishNs = Fanout::stampMonotonicNs();
   deliverOrPark(env, true);
 }
 

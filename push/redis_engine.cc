@@ -222,7 +222,7 @@ void RedisEngine::publish(std::string_view channel, std::string_view dataJson,
                                    redis::messageChannel(options_.prefix, channel),
                                    std::string(dataJson),
                                    std::string(from),
-                                   std::to_string(wallMs()),
+                                   std::to_string(Fanout::stampWallMs()),
                                    randomEpoch(),
                                    std::to_string(options_.historySize),
                                    std::to_string(options_.historyTtlMs)};
@@ -248,7 +248,7 @@ void RedisEngine::publish(std::string_view channel, std::string_view dataJson,
 void RedisEngine::broadcast(std::string_view dataJson, ReceiptFn done) {
   if (refusedWhileDown(done)) return;
   net::EventLoop* origin = Fanout::currentShard()->loop();
-  std::string payload = redis::encodeNotice(wallMs(), dataJson);
+  std::string payload = redis::encodeNotice(Fanout::stampWallMs(), dataJson);
   onLoop0([this, payload = std::move(payload), origin, done = std::move(done)]() mutable {
     instances_[0].command->command(
         {"PUBLISH", redis::noticeChannel(options_.prefix), payload},
@@ -265,7 +265,7 @@ void RedisEngine::broadcast(std::string_view dataJson, ReceiptFn done) {
 void RedisEngine::send(const std::vector<std::string>& users, std::string_view dataJson,
                        std::string_view from, ReceiptFn done) {
   if (refusedWhileDown(done)) return;
-  std::string payload = redis::encodeDirect(wallMs(), from, dataJson);
+  std::string payload = redis::encodeDirect(Fanout::stampWallMs(), from, dataJson);
   net::EventLoop* origin = Fanout::currentShard()->loop();
   onLoop0([this, users, payload = std::move(payload), origin, done = std::move(done)]() mutable {
     // One PUBLISH per user; the receipt when all are answered. matchedPerUser counts the
@@ -465,7 +465,7 @@ void RedisEngine::deliverMessage(ChannelState& s, const std::string& channel, He
   Envelope* env = fanout_->newEnvelope(Envelope::Kind::kChannel, channel, nullptr);
   env->offset = m.offset;
   env->frame = std::move(m.frame);
-  env->publishNs = monotonicNs();
+  env->publishNs = Fanout::stampMonotonicNs();
   deliverInOrder(env);
 }
 
@@ -536,7 +536,7 @@ void RedisEngine::deliverLost(std::string_view channel, uint64_t offset, std::st
   std::string json;
   frame::lost(json, channel, offset, epoch);
   env->frame = ws::buildFrame(ws::Opcode::kText, json);
-  env->publishNs = monotonicNs();
+  env->publishNs = Fanout::stampMonotonicNs();
   deliverInOrder(env);
 }
 
@@ -554,7 +554,7 @@ void RedisEngine::onUserMessage(std::string_view user, std::string_view payload)
     frame::direct(json, m.from, user, m.tsMs, m.data);
     env->frame = ws::buildFrame(ws::Opcode::kText, json);
   }
-  env->publishNs = monotonicNs();
+  env->publishNs = Fanout::stampMonotonicNs();
   deliverInOrder(env);
 }
 
@@ -565,7 +565,7 @@ void RedisEngine::onNotice(std::string_view payload) {
   std::string json;
   frame::notice(json, n.tsMs, n.data);
   env->frame = ws::buildFrame(ws::Opcode::kText, json);
-  env->publishNs = monotonicNs();
+  env->publishNs = Fanout::stampMonotonicNs();
   deliverInOrder(env);
 }
 
@@ -832,7 +832,7 @@ void RedisEngine::onPresenceEvent(std::string_view channel, bool join, std::stri
     frame::leave(json, channel, user);
   }
   env->frame = ws::buildFrame(ws::Opcode::kText, json);
-  env->publishNs = monotonicNs();
+  env->publishNs = Fanout::stampMonotonicNs();
   deliverInOrder(env);
 }
 
