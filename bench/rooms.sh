@@ -92,7 +92,7 @@ command -v taskset >/dev/null || die "taskset (util-linux) is needed"
 for s in $SCENARIOS; do
     case $s in
         http10 | tcp10 | rooms | roomszipf | fanout10k | fanout1k | latency | idle) ;;
-        http10@[1-9]*x[1-9]*) [[ $s =~ ^http10@[1-9][0-9]*x[1-9][0-9]*$ ]] ||
+        http10@*) [[ $s =~ ^http10@[1-9][0-9]*x[1-9][0-9]*$ ]] ||
             die "a publisher shape is http10@CONNSxINFLIGHT, not '$s'" ;;
         *) die "unknown scenario '$s'" ;;
     esac
@@ -134,10 +134,9 @@ run_one() {
     local api=--publish-url=http://$SRV_API/api/publish
     local args
     case $scen in
-        http10) args=(--conns 10 "$api" --publish-conns "$PUBLISH_CONNS"
-            --publish-inflight "$PUBLISH_INFLIGHT" --duration "$DURATION") ;;
-        http10@*)
-            local shape=${scen#http10@}
+        http10 | http10@*)
+            local shape=${PUBLISH_CONNS}x$PUBLISH_INFLIGHT
+            [[ $scen == http10@* ]] && shape=${scen#http10@}
             args=(--conns 10 "$api" --publish-conns "${shape%x*}"
                 --publish-inflight "${shape#*x}" --duration "$DURATION") ;;
         tcp10) args=(--conns 10 --publish-tcp "$SRV_PUB" --publish-conns "$PUBLISH_CONNS"
