@@ -253,7 +253,8 @@ const std::vector<FlagRow>& flagTable() {
        .whenZero = "(none)"},
       {.name = "--slow-consumer",
        .field = Plain<std::string>{&Flags::slowConsumer},
-       .help = "a socket over --max-outbuf is disconnected (1008) or loses its oldest messages",
+       .help = "a socket over --max-outbuf whose kernel buffer is full is disconnected (1008) or "
+               "loses its oldest messages",
        .check = CLI::IsMember({"disconnect", "drop-oldest"})},
       {.name = "--max-subscriptions",
        .field = Plain<uint64_t>{&Flags::maxSubscriptions},

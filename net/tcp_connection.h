@@ -69,6 +69,9 @@ class TcpConnection : public Pollable, public TimerNode {
   void sendCopy(std::string_view bytes);
   uint64_t queuedBytes() const { return queue_.bytes(); }
   WriteQueue& writeQueue() { return queue_; }
+  // The socket took less than offered at the last write and has not become writable since:
+  // the peer is behind. Bytes queued while this is false only wait for the loop's flush.
+  bool writeBlocked() const { return writeBlocked_; }
 
   // Writes what is queued, then half-closes and waits up to lingerMs for the peer's EOF.
   void closeAfterFlush(int64_t lingerMs);

@@ -256,8 +256,7 @@ void Shard::deliverRun(Envelope* const* run, size_t count, uint64_t bytes) {
     const SubEntry& e = entries[k];
     ws::WsConnection* conn = e.session->conn();
     if (e.pending || e.minOffset >= run[0]->offset || !conn->isWebSocketOpen() ||
-        conn->perMessageDeflate().enabled ||
-        conn->queuedBytes() + bytes > fanout_->options().maxOutbufBytes) {
+        conn->perMessageDeflate().enabled || overOutbuf(conn, bytes)) {
       continue;
     }
     if (!frame) {
@@ -387,6 +386,10 @@ void Shard::recordLatency(int64_t ns) {
   counters_.latencySumSeconds += static_cast<double>(ns) / 1e9;
 }
 
+bool Shard::overOutbuf(const ws::WsConnection* conn, uint64_t bytes) const {
+  return conn->writeBlocked() && conn->queuedBytes() + bytes > fanout_->options().maxOutbufBytes;
+}
+
 void Shard::queueFrame(Session* s, Envelope* env, Tally* tally) {
   ws::WsConnection* conn = s->conn();
   if (!conn->isWebSocketOpen()) {
@@ -395,7 +398,7 @@ void Shard::queueFrame(Session* s, Envelope* env, Tally* tally) {
   }
   ++tally->matched;
   const uint32_t size = env->frame->size();
-  if (conn->queuedBytes() + size > fanout_->options().maxOutbufBytes) {
+  if (overOutbuf(conn, size)) {
     if (!fanout_->options().dropOldest) {
       // Disconnect: what is queued is lost anyway; keep only a partly written frame so the
       // byte stream stays whole, then say why.

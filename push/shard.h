@@ -165,6 +165,10 @@ class Shard final : public net::IterationHook {
   // Queues env's frame on s (one reference already taken for it), applying the
   // slow-consumer policy, and counts the outcome in *tally.
   void queueFrame(Session* s, Envelope* env, Tally* tally);
+  // Whether `bytes` more make conn a slow consumer: over --max-outbuf with a socket that
+  // refused bytes. A queue that only waits for the loop's flush is not the peer's fault (a
+  // flush yields to input for a while: EventLoop::kMaxFlushHoldNs).
+  bool overOutbuf(const ws::WsConnection* conn, uint64_t bytes) const;
   void keepPending(Session* s, const LocalChannel* ch, Envelope* env);
   void recordLatency(int64_t ns);
   void unlinkSubscription(Session* s, size_t subIndex);
