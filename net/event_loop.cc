@@ -67,13 +67,17 @@ void EventLoop::run() {
   owner_.adoptByCurrentThread();
   setThreadLoopId(id_);
   while (!quit_.load(std::memory_order_acquire)) {
-    sleeping_.store(true, std::memory_order_seq_cst);
-    // Pairs with the fence in wakeIfSleeping(): either that producer sees the flag and wakes
-    // us, or pollTimeoutMs() below sees its work through the hook and does not block.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    int n =
-        ::epoll_wait(epollFd_, events_.data(), static_cast<int>(events_.size()), pollTimeoutMs());
-    sleeping_.store(false, std::memory_order_relaxed);
+    int n = heldEvents_;
+    if (n > 0) {
+      heldEvents_ = 0;  // taken while the last flush looked for input
+    } else {
+      sleeping_.store(true, std::memory_order_seq_cst);
+      // Pairs with the fence in wakeIfSleeping(): either that producer sees the flag and
+      // wakes us, or pollTimeoutMs() below sees its work through the hook and does not block.
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      n = ::epoll_wait(epollFd_, events_.data(), static_cast<int>(events_.size()), pollTimeoutMs());
+      sleeping_.store(false, std::memory_order_relaxed);
+    }
     nowNs_ = monotonicNs();
     nowMs_ = nowNs_ / 1'000'000;
     wallNowMs_ = wallMs();
@@ -85,7 +89,7 @@ void EventLoop::run() {
     if (hook_ != nullptr) hook_->runIteration();
     timers_.advance(nowMs_);
     flushDirty();
-    freeClosed();
+    if (heldEvents_ == 0) freeClosed();  // held events may point at what closed meanwhile
     iterations_.store(iterations_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 }
@@ -174,7 +178,11 @@ void EventLoop::forEachConnection(const std::function<void(TcpConnection&)>& fn)
 void EventLoop::markDirty(TcpConnection* conn) {
   if (conn->dirty_) return;
   conn->dirty_ = true;
-  (conn->urgent_ ? urgentDirty_ : dirty_).push_back(conn);
+  if (conn->urgent_) {
+    urgentDirty_.push_back(conn);
+  } else {
+    dirty_.push_back({conn, nowNs_});
+  }
 }
 
 void EventLoop::owesRead(TcpConnection* conn) {
@@ -215,8 +223,17 @@ void EventLoop::flushDirty() {
   for (size_t i = 0; i < urgentDirty_.size(); ++i) flushOne(urgentDirty_[i]);
   urgentDirty_.clear();
   const size_t end = std::min(dirty_.size(), dirtyHead_ + kFlushBudget);
-  for (size_t i = dirtyHead_; i < end; ++i) flushOne(dirty_[i]);
-  dirtyHead_ = end;
+  size_t i = dirtyHead_;
+  int64_t probeAtNs = monotonicNs() + kProbeIntervalNs;
+  while (i < end) {
+    flushOne(dirty_[i++].conn);
+    if (i == end) continue;
+    const int64_t now = monotonicNs();
+    if (now < probeAtNs) continue;
+    probeAtNs = now + kProbeIntervalNs;
+    if (now - dirty_[i].sinceNs < kMaxFlushHoldNs && inputReady()) break;
+  }
+  dirtyHead_ = i;
   if (dirtyHead_ == dirty_.size()) {
     dirty_.clear();
     dirtyHead_ = 0;
@@ -227,6 +244,18 @@ void EventLoop::flushDirty() {
   }
 }
 
+bool EventLoop::inputReady() {
+  const int room = static_cast<int>(events_.size()) - heldEvents_;
+  if (room <= 0) return false;
+  const int n = ::epoll_wait(epollFd_, events_.data() + heldEvents_, room, 0);
+  bool readable = false;
+  for (int i = heldEvents_; i < heldEvents_ + n; ++i) {
+    readable |= (events_[i].events & ~static_cast<uint32_t>(EPOLLOUT)) != 0;
+  }
+  heldEvents_ += std::max(n, 0);
+  return readable;  // only room to write again is no reason to stop writing
+}
+
 void EventLoop::freeClosed() {
   if (closed_.empty()) return;
   // A closed connection may still sit on the owes-a-read list; drop it from there first.
@@ -235,7 +264,7 @@ void EventLoop::freeClosed() {
   std::erase_if(owedReads_, isClosed);
   dirty_.erase(dirty_.begin(), dirty_.begin() + static_cast<ptrdiff_t>(dirtyHead_));
   dirtyHead_ = 0;
-  std::erase_if(dirty_, isClosed);
+  std::erase_if(dirty_, [&](const Dirty& d) { return isClosed(d.conn); });
   for (TcpConnection* c : closed_) delete c;
   closed_.clear();
 }
