@@ -25,7 +25,8 @@
 // iteration dispatches those events (they were taken from epoll: they are kept, and nothing
 // closed is freed until they are dispatched). Under a stream of publishes each waiting socket
 // then takes the next batch's frames into the same writev instead of one writev per batch;
-// the hold bound keeps a socket's extra wait near a millisecond however hot the input is.
+// the hold bound (a few milliseconds) caps a socket's extra wait however hot the input is,
+// and trades latency for batching under saturation (BENCHMARKS.md, "A flush that yields").
 //
 // Thread safety: queueInLoop(), runInLoop(), quit() and connectionCount() are safe from any
 // thread.
