@@ -180,9 +180,12 @@ void EventLoop::markDirty(TcpConnection* conn) {
   conn->dirty_ = true;
   if (conn->urgent_) {
     urgentDirty_.push_back(conn);
-  } else {
-    dirty_.push_back({conn, nowNs_});
+    return;
   }
+  if (dirtyMarks_.empty() || dirtyMarks_.back().ns != nowNs_) {
+    dirtyMarks_.push_back({dirty_.size(), nowNs_});
+  }
+  dirty_.push_back(conn);
 }
 
 void EventLoop::owesRead(TcpConnection* conn) {
@@ -217,6 +220,7 @@ void EventLoop::flushDirty() {
   // flush() may close a connection (closed ones stay allocated until freeClosed()) or make
   // one dirty again (appended: flushed in a later chunk).
   auto flushOne = [](TcpConnection* c) {
+    if (c == nullptr) return;  // closed while it waited
     c->dirty_ = false;
     if (c->state_ != TcpConnection::State::kClosed && !c->writeBlocked_) c->flush();
   };
@@ -226,22 +230,35 @@ void EventLoop::flushDirty() {
   size_t i = dirtyHead_;
   int64_t probeAtNs = monotonicNs() + kProbeIntervalNs;
   while (i < end) {
-    flushOne(dirty_[i++].conn);
+    flushOne(dirty_[i++]);
     if (i == end) continue;
     const int64_t now = monotonicNs();
     if (now < probeAtNs) continue;
     probeAtNs = now + kProbeIntervalNs;
-    if (now - dirty_[i].sinceNs < kMaxFlushHoldNs && inputReady()) break;
+    if (now - dirtySinceNs(i) < kMaxFlushHoldNs && inputReady()) break;
   }
   dirtyHead_ = i;
+  // Amortized: the flushed front is dropped once it is half of the list.
+  if (dirtyHead_ >= dirty_.size() / 2) dropFlushedFront();
+}
+
+int64_t EventLoop::dirtySinceNs(size_t i) {
+  while (markHead_ + 1 < dirtyMarks_.size() && dirtyMarks_[markHead_ + 1].first <= i) ++markHead_;
+  return dirtyMarks_[markHead_].ns;
+}
+
+void EventLoop::dropFlushedFront() {
   if (dirtyHead_ == dirty_.size()) {
     dirty_.clear();
-    dirtyHead_ = 0;
-  } else if (dirtyHead_ >= dirty_.size() / 2) {
-    // Amortized: the flushed front is dropped once it is half of the list.
+    dirtyMarks_.clear();
+  } else {
     dirty_.erase(dirty_.begin(), dirty_.begin() + static_cast<ptrdiff_t>(dirtyHead_));
-    dirtyHead_ = 0;
+    dirtyMarks_.erase(dirtyMarks_.begin(), dirtyMarks_.begin() + static_cast<ptrdiff_t>(markHead_));
+    // Marks of the dropped part end up at 0; dirtySinceNs() steps to the last of them.
+    for (DirtyMark& m : dirtyMarks_) m.first = m.first > dirtyHead_ ? m.first - dirtyHead_ : 0;
   }
+  dirtyHead_ = 0;
+  markHead_ = 0;
 }
 
 bool EventLoop::inputReady() {
@@ -262,9 +279,11 @@ void EventLoop::freeClosed() {
   // The same for the dirty list (its waiting part: the flushed front is dropped with it).
   auto isClosed = [](TcpConnection* c) { return c->state_ == TcpConnection::State::kClosed; };
   std::erase_if(owedReads_, isClosed);
-  dirty_.erase(dirty_.begin(), dirty_.begin() + static_cast<ptrdiff_t>(dirtyHead_));
-  dirtyHead_ = 0;
-  std::erase_if(dirty_, [&](const Dirty& d) { return isClosed(d.conn); });
+  dropFlushedFront();
+  // Nulled, not erased: the marks keep their positions.
+  for (TcpConnection*& c : dirty_) {
+    if (c != nullptr && isClosed(c)) c = nullptr;
+  }
   for (TcpConnection* c : closed_) delete c;
   closed_.clear();
 }

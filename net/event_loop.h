@@ -147,6 +147,10 @@ class EventLoop {
   void flushDirty();
   // A non-blocking epoll_wait appending to the held events; true if one is more than EPOLLOUT.
   bool inputReady();
+  // When dirty_[i] became dirty. REQUIRES: i >= dirtyHead_, not below the last call's i
+  // since the last dropFlushedFront().
+  int64_t dirtySinceNs(size_t i);
+  void dropFlushedFront();  // dirty_[0, dirtyHead_) and their marks
   void freeClosed();
   int pollTimeoutMs() const;
 
@@ -178,12 +182,17 @@ class EventLoop {
   TcpConnection* liveHead_ = nullptr;        // intrusive list of live connections
   std::atomic<size_t> liveCount_{0};         // written by the loop only; read by anyone
   std::vector<TcpConnection*> urgentDirty_;  // flushed in full every iteration, first
-  struct Dirty {
-    TcpConnection* conn;
-    int64_t sinceNs;  // the iteration that made it dirty
-  };
-  std::vector<Dirty> dirty_;  // [dirtyHead_, end) wait for a flush, oldest first
+  // [dirtyHead_, end) wait for a flush, oldest first; null: closed while waiting.
+  std::vector<TcpConnection*> dirty_;
   size_t dirtyHead_ = 0;
+  // When the waiting connections became dirty, one mark per iteration rather than a time per
+  // entry: dirty_[first, the next mark's first) were added in the iteration of time ns.
+  struct DirtyMark {
+    size_t first;
+    int64_t ns;
+  };
+  std::vector<DirtyMark> dirtyMarks_;
+  size_t markHead_ = 0;  // at or before the mark of dirty_[dirtyHead_]
   std::vector<TcpConnection*> owedReads_;
   std::vector<TcpConnection*> closed_;
 };
