@@ -471,14 +471,6 @@ std::string_view nextListElement(std::string_view* list) {
   }
 }
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 namespace {
 
 struct StatusPhrase {

@@ -143,7 +143,19 @@ class RequestParser {
 // with surrounding whitespace removed and advances *list past it; empty when none is left.
 std::string_view nextListElement(std::string_view* list);
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b);
+// ASCII case-insensitive equality (field names, tokens). Inline: most calls compare names of
+// different lengths and end at the first test, and most that match match byte for byte.
+inline bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+    if (x == y) continue;
+    // Otherwise only a letter and its other case: they differ in bit 5 alone.
+    const unsigned char l = x | 0x20;
+    if ((x ^ y) != 0x20 || l < 'a' || l > 'z') return false;
+  }
+  return true;
+}
 
 // "OK", "Not Found", ...; empty for a code without a registered phrase.
 std::string_view statusText(int status);

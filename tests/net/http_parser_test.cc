@@ -147,6 +147,21 @@ TEST(HttpParserTest, HeaderLookupAndTokens) {
   EXPECT_TRUE(req.headerHasToken("Upgrade", "WebSocket"));
 }
 
+// Only letters fold: bytes that differ in bit 5 alone but are not letters stay different.
+TEST(HttpParserTest, EqualsIgnoreCaseFoldsLettersOnly) {
+  EXPECT_TRUE(equalsIgnoreCase("Content-Length", "content-LENGTH"));
+  EXPECT_TRUE(equalsIgnoreCase("", ""));
+  EXPECT_FALSE(equalsIgnoreCase("Host", "Hosts"));
+  EXPECT_FALSE(equalsIgnoreCase("Host", "Hast"));
+  for (int c = 0; c < 256; ++c) {
+    const char x = static_cast<char>(c), y = static_cast<char>(c ^ 0x20);
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    EXPECT_EQ(equalsIgnoreCase(std::string_view(&x, 1), std::string_view(&y, 1)), letter) << c;
+  }
+  EXPECT_FALSE(equalsIgnoreCase("a@", "a`"));
+  EXPECT_FALSE(equalsIgnoreCase("[", "{"));
+}
+
 TEST(HttpParserTest, ListElementsSkipEmptiesAndWhitespace) {
   std::string_view list = " a ,, b\t,c,";
   EXPECT_EQ(nextListElement(&list), "a");
