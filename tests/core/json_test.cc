@@ -83,6 +83,23 @@ TEST(JsonFields, WriteOneMemberEach) {
   EXPECT_TRUE(isValidJson(out));
 }
 
+// Keys of every length, around the size that is built on the stack, and the widest numbers.
+TEST(JsonFields, KeysOfAnyLengthAndTheWidestNumbers) {
+  for (size_t n : {0u, 1u, 31u, 32u, 33u, 200u}) {
+    const std::string name(n, 'k');
+    std::string out = "{";
+    appendUintField(out, name, 18446744073709551615u);
+    out += ',';
+    appendIntField(out, name + "i", INT64_MIN);
+    out += ',';
+    appendKey(out, name + "d");
+    out += "0}";
+    EXPECT_EQ(out, "{\"" + name + "\":18446744073709551615,\"" + name +
+                       "i\":-9223372036854775808,\"" + name + "d\":0}");
+    EXPECT_TRUE(isValidJson(out)) << out;
+  }
+}
+
 TEST(JsonUtf8, AcceptsValidAndRefusesInvalid) {
   EXPECT_TRUE(isValidUtf8(""));
   EXPECT_TRUE(isValidUtf8("ascii"));
