@@ -71,7 +71,10 @@ ApiError rawBodyToData(std::string_view body, std::string_view contentType, std:
 }
 
 ApiError parseCommandBody(Route route, std::string_view body, ApiCommand* out) {
-  *out = ApiCommand{};
+  // Cleared, not replaced: the slot's target list keeps its capacity from one request to the next.
+  out->targets.clear();
+  out->targetList = false;
+  out->data = {};
   if (!json::isValidUtf8(body)) return badRequest("body is not valid UTF-8");
   // One parser per loop thread: its buffers are reused by every request the loop serves.
   thread_local json::Parser parser;
