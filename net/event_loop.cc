@@ -221,6 +221,10 @@ void EventLoop::flushDirty() {
   // one dirty again (appended: flushed in a later chunk).
   auto flushOne = [](TcpConnection* c) {
     if (c == nullptr) return;  // closed while it waited
+    if (c->flushHook_) {
+      c->flushHook_ = false;
+      if (c->state_ == TcpConnection::State::kOpen) c->onFlush();  // may queue (still dirty)
+    }
     c->dirty_ = false;
     if (c->state_ != TcpConnection::State::kClosed && !c->writeBlocked_) c->flush();
   };

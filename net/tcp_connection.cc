@@ -54,6 +54,13 @@ void TcpConnection::send(FrameRef frame) {
   if (!writeBlocked_) loop_->markDirty(this);
 }
 
+void TcpConnection::flushSoon() {
+  loop_->assertInLoopThread();
+  if (state_ != State::kOpen || closeAfterFlush_) return;
+  flushHook_ = true;
+  loop_->markDirty(this);
+}
+
 void TcpConnection::sendCopy(std::string_view bytes) {
   if (bytes.empty()) return;
   send(FrameRef(SharedFrame::copyOf(bytes)));
@@ -65,6 +72,10 @@ void TcpConnection::closeAfterFlush(int64_t lingerMs) {
   if (tls_ != nullptr && !tls_->established()) {
     closeNow();  // nothing can reach a peer that has no TLS session yet
     return;
+  }
+  if (flushHook_) {
+    flushHook_ = false;
+    onFlush();  // what the protocol gathered for its next write goes out before the FIN
   }
   closeAfterFlush_ = true;
   // Bound the whole goodbye, flushing included: a peer that never reads cannot hold us.

@@ -114,6 +114,12 @@ class TcpConnection : public Pollable, public TimerNode {
   virtual void onDeadline(int64_t nowMs) = 0;
   // The write queue became empty after a flush.
   virtual void onDrained() {}
+  // Asks for one onFlush() right before this connection's next write, in this iteration's
+  // flush: a protocol that answers many small requests in one pass gathers the answers and
+  // queues them there as one buffer, instead of one copy (and one iovec) each. A
+  // closeAfterFlush() meanwhile calls it first. Ignored unless open.
+  void flushSoon();
+  virtual void onFlush() {}
   // The socket is going away (EOF, error, closeNow, linger end). Called once.
   virtual void onClosed() {}
 
@@ -141,7 +147,8 @@ class TcpConnection : public Pollable, public TimerNode {
   bool readPaused_ = false;    // back-pressure: not reading until resumeReading()
   bool writeBlocked_ = false;  // the socket buffer was full: wait for the writable edge
   bool closeAfterFlush_ = false;
-  bool urgent_ = false;  // flushed every iteration (setUrgentWrites)
+  bool urgent_ = false;     // flushed every iteration (setUrgentWrites)
+  bool flushHook_ = false;  // flushSoon() asked for onFlush()
   WriteQueue queue_;
   std::unique_ptr<TlsSession> tls_;  // null on plain TCP (8 bytes: the only cost to plain TCP)
 };

@@ -225,7 +225,7 @@ void ApiConnection::writeReady() {
     return;
   }
   if (processing_) return;  // the pass's end sends what it answered
-  sendUnsent();
+  if (!unsent_.empty()) flushSoon();
   if (inputHeld_ && mayTakeRequests()) resumeInput();
 }
 

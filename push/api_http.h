@@ -101,10 +101,12 @@ class ApiConnection final : public OrderedReplyConnection {
   // A query's answer (users, channels, presence) came back: the JSON body of a 200.
   void onQuery(uint64_t id, const std::string& body);
   Pending* findSlot(uint64_t id);
-  // Moves every ready response at the front of the queue, in order, to unsent_, and queues
-  // unsent_ on the socket unless a pass over the input is under way (its end does: one copy
-  // and one frame for all the answers of a pass, not one per answer).
+  // Moves every ready response at the front of the queue, in order, to unsent_, and has the
+  // loop queue unsent_ on the socket right before it writes (onFlush): the answers of a pass,
+  // and the receipts that come back in the same iteration, go out as one copy and one frame,
+  // not one each.
   void writeReady() override;
+  void onFlush() override { sendUnsent(); }
   void sendUnsent();
   // A written slot goes back to spare_ (its strings and vectors keep their capacity).
   void recycle(std::unique_ptr<Pending> slot);

@@ -243,6 +243,56 @@ TEST_F(ReactorTest, UrgentConnectionsAreFlushedAheadOfTheBudgetedList) {
   }
 }
 
+// Gathers its answers and queues them in onFlush(), the way the API connections do.
+class GatherConn final : public TcpConnection {
+ public:
+  GatherConn(EventLoop* loop, int fd) : TcpConnection(loop, fd) {}
+  void answer(std::string_view bytes) {
+    gathered_ += bytes;
+    flushSoon();
+  }
+  void finish() { closeAfterFlush(1000); }
+  int onFlushCalls = 0;
+
+ protected:
+  void onData(uint8_t*, size_t) override {}
+  void onDeadline(int64_t) override {}
+  void onFlush() override {
+    ++onFlushCalls;
+    sendCopy(gathered_);
+    gathered_.clear();
+  }
+
+ private:
+  std::string gathered_;
+};
+
+TEST_F(ReactorTest, FlushSoonQueuesTheGatheredBytesOnceRightBeforeTheWrite) {
+  GatherConn* conn = nullptr;
+  std::promise<uint64_t> queuedBeforeFlush;
+  onLoop([&] {
+    conn = new GatherConn(&loop_, fds_[0]);
+    conn->answer("a");
+    conn->answer("bc");
+    conn->answer("d");
+    queuedBeforeFlush.set_value(conn->queuedBytes());
+  });
+  EXPECT_EQ(queuedBeforeFlush.get_future().get(), 0u);  // nothing queued until the flush
+  EXPECT_EQ(readPeer(4), "abcd");
+  int calls = 0;
+  onLoop([&] { calls = conn->onFlushCalls; });
+  EXPECT_EQ(calls, 1);  // one hand-over, one frame, for the iteration's three answers
+}
+
+TEST_F(ReactorTest, CloseAfterFlushWritesWhatFlushSoonGatheredBeforeTheEof) {
+  onLoop([&] {
+    GatherConn* conn = new GatherConn(&loop_, fds_[0]);
+    conn->answer("last answer");
+    conn->finish();
+  });
+  EXPECT_EQ(readPeer(100), "last answer");  // then EOF (readPeer stops at EOF)
+}
+
 // Counts, when its input arrives, how many of the given peers can read already.
 class InputProbe final : public TcpConnection {
  public:
