@@ -4,10 +4,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -303,6 +305,12 @@ bool Coordinator::forkWorkers() {
       ::close(out[0]);
       ::close(signalFd_);
       sockets::raiseOpenFileLimit();
+      // Before the worker's loop threads exist: they inherit it (nice is per thread).
+      if (o_.mode == Mode::kFanout && o_.readerNice > 0 &&
+          ::setpriority(PRIO_PROCESS, 0, o_.readerNice) != 0) {
+        fmt::print(stderr, "ringcast-bench: --reader-nice {}: {}\n", o_.readerNice,
+                   std::strerror(errno));
+      }
       std::fflush(stdout);
       _exit(runWorker(o_, k, ctrl[0], out[1], ledger_.get()));
     }
@@ -393,6 +401,15 @@ void Coordinator::goPhase() {
         fmt::print(stderr, "ringcast-bench: --ready-file {}: {}\n", o_.readyFile,
                    std::strerror(errno));
       }
+    }
+  }
+  if (o_.mode == Mode::kFanout) {
+    // What the readers run at, read back from the workers (not the option: a refused
+    // setpriority shows here).
+    for (const Child& c : children_) {
+      errno = 0;
+      const int nice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(c.pid));
+      if (errno == 0) report_.readerNice = std::max(report_.readerNice, nice);
     }
   }
   serverCpuGo_ = cpuOfServers();

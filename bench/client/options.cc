@@ -400,6 +400,13 @@ Options parseOptionsOrExit(int argc, char** argv) {
                 "the loss accounting; at the end they read what reached them and the report "
                 "says how the server treated them (closed with a code, dropped, or kept)")
       ->capture_default_str();
+  f->add_option("--reader-nice", fanout.readerNice,
+                "the subscriber worker processes run at this nice value (0-19); the publishers "
+                "keep the parent's. On a CPU the publishers share with the readers, a publisher "
+                "whose answers arrived then runs at once, as a backend on a machine of its own "
+                "would, instead of waiting until the readers have read what the same pass sent")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 19));
   f->add_option("--drain-timeout", rawFanout.drainTimeout,
                 "after publishing: wait up to this long for deliveries that are still due")
       ->capture_default_str();

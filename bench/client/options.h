@@ -65,6 +65,7 @@ struct Options {
   uint32_t publishInflight = 8;
   // Deliveries due to this run's subscribers and not yet received; 0 = no bound.
   uint64_t deliveryWindow = 0;
+  int readerNice = 0;  // the subscriber worker processes' nice value; 0 = unchanged
   int64_t settleMs = 300;
   int64_t drainTimeoutMs = 3000;
   uint64_t messages = 0;  // publish this many in total, then stop; 0 = until --duration

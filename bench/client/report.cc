@@ -203,6 +203,7 @@ std::string formatReport(const RunReport& r) {
                            o.zipf > 0 ? fmt::format("by Zipf s={} (seed {})", o.zipf, o.seed)
                                       : std::string("uniformly"));
       }
+      if (r.readerNice > 0) out += fmt::format("; readers at nice {}", r.readerNice);
       out += "\n";
       out += fmt::format("published: {} in {:.2f} s = {:.0f} publishes/s by {} publishers via {}{}",
                          p.published, r.windowSec, rate(p.published, r.windowSec), o.publishConns,
@@ -331,12 +332,13 @@ std::string formatJson(const RunReport& r) {
           "\"malformed\":{},\"deliveries_per_sec\":{:.1f},\"delivery_seconds\":{:.3f},"
           "\"target_rate\":{},\"publishes_per_sec\":{:.1f},\"publish_via\":\"{}\","
           "\"channels\":{},\"zipf\":{},\"urls\":{},\"wrong_channel\":{},\"reconnects\":{},"
-          "\"resubscribed\":{},\"not_recovered\":{}",
+          "\"resubscribed\":{},\"not_recovered\":{},\"reader_nice\":{}",
           c.subscribers, o.publishConns, p.published, p.acked, p.publishErrors, p.publishUnanswered,
           c.expected, c.deliveries, c.unique, c.lost, c.duplicates, c.late, c.beyondWindow,
           c.malformed, rate(c.deliveries, r.deliverySec), r.deliverySec, o.ratePerSec,
           rate(p.published, r.windowSec), publishViaName(o.publishVia), o.channels.count(), o.zipf,
-          o.urls.size(), c.wrongChannel, c.reconnects, c.resubscribed, c.notRecovered);
+          o.urls.size(), c.wrongChannel, c.reconnects, c.resubscribed, c.notRecovered,
+          r.readerNice);
       jsonCodes(out, "publish_status", p.publishStatus);
       out += fmt::format(
           ",\"stalled\":{{\"requested\":{},\"subscribed\":{},\"cut_off_with_close_frame\":{},"

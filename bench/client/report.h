@@ -28,6 +28,7 @@ struct RunReport {
   std::vector<int64_t> serverCpuWindowPerPidNs;  // in --server-pid order
   std::string fatal;         // why the run could not be measured; empty if it was
   bool interrupted = false;  // a signal ended the window early
+  int readerNice = 0;        // fanout: the highest nice value read back from the workers
 };
 
 // A one-paragraph account of the failures, e.g. "16 refused (connection refused: ...)".

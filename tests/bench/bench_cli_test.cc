@@ -66,6 +66,10 @@ TEST(BenchCliTest, BadCommandLinesExitTwoWithAReason) {
   BenchRun badSize = runBench({"echo", "--url", "ws://127.0.0.1:1/", "--size", "lots"});
   EXPECT_EQ(badSize.exitCode, 2);
   EXPECT_NE(badSize.err.find("--size"), std::string::npos) << badSize.err;
+  BenchRun badNice = runBench({"fanout", "--url", "ws://127.0.0.1:1/", "--publish-url",
+                               "http://127.0.0.1:1/api/publish", "--reader-nice", "20"});
+  EXPECT_EQ(badNice.exitCode, 2);
+  EXPECT_NE(badNice.err.find("--reader-nice"), std::string::npos) << badNice.err;
   BenchRun noPublisher = runBench({"fanout", "--url", "ws://127.0.0.1:1/"});
   EXPECT_EQ(noPublisher.exitCode, 2);
   EXPECT_NE(noPublisher.err.find("--publish-url"), std::string::npos) << noPublisher.err;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tests/bench/bench_process.h"
@@ -73,6 +74,32 @@ TEST(BenchRoomsTest, ChannelsSpreadSubscribersAndEachRoomGetsOnlyItsOwnMessages)
   EXPECT_EQ(jsonNumber(j, "acked"), 600) << j;
   expectExact(j, 10, 600);
   EXPECT_NE(run.out.find("over 6 channels (room:0 .. room:5)"), std::string::npos) << run.out;
+}
+
+// --reader-nice: the subscriber worker processes run at that nice value (read back from the
+// workers, not echoed from the option), the publishers at the parent's; a default run
+// leaves the readers alone. Nothing is lost either way.
+TEST(BenchRoomsTest, ReaderNiceLowersOnlyTheReadersPriority) {
+  auto server = startGateway();
+  ASSERT_NE(server, nullptr);
+  auto runWith = [&](const std::vector<std::string>& extra, const std::string& name) {
+    const std::string json = ::testing::TempDir() + name;
+    BenchRun run = runBench(plus(plus(roomsArgs(*server, json),
+                                      {"--conns", "20", "--channels", "2", "--messages", "400",
+                                       "--duration", "20s", "--procs", "2", httpPublish(*server)}),
+                                 extra),
+                            seconds(60));
+    EXPECT_EQ(run.exitCode, 0) << run.out << run.err;
+    return std::make_pair(readFile(json), run.out);
+  };
+  const auto [niced, nicedOut] = runWith({"--reader-nice", "7"}, "bench_rooms_nice.json");
+  EXPECT_EQ(jsonNumber(niced, "reader_nice"), 7) << niced;
+  EXPECT_NE(nicedOut.find("readers at nice 7"), std::string::npos) << nicedOut;
+  expectExact(niced, 10, 400);
+  const auto [plain, plainOut] = runWith({}, "bench_rooms_not_niced.json");
+  EXPECT_EQ(jsonNumber(plain, "reader_nice"), 0) << plain;
+  EXPECT_EQ(plainOut.find("readers at nice"), std::string::npos) << plainOut;
+  expectExact(plain, 10, 400);
 }
 
 TEST(BenchRoomsTest, ZipfPublishesAreCheckedPerRoomToo) {
