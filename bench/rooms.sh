@@ -35,6 +35,12 @@
 #   FANOUT_BIG [10000] FANOUT_SMALL [1000] LATENCY_RATE [20] LATENCY_DURATION [10s]
 #   IDLE_CONNS [18000] IDLE_CHANNELS [IDLE_CONNS/10] IDLE_RATE [2] IDLE_WARMUP [empty; 1: 200
 #   sessions come and go before the baseline RSS is read] SRC [127.0.0.1-127.0.0.4] SERVER_CPU [1] CLIENT_CPU [0]
+#   READER_NICE [0]: the chat rows (http10, tcp10, rooms, roomszipf) run the subscribers'
+#       worker process at this nice value (--reader-nice; 0 = unchanged). The client's
+#       publisher and readers share CLIENT_CPU; with the readers at 10 a publisher whose
+#       answers arrived runs at once, as a backend on a machine of its own would, but the
+#       readers can then fall behind a 4 x 16 publisher and be cut off as slow consumers
+#       (BENCHMARKS.md, "Who waits at 1 x 16"): not for the table
 #   KEEP_AWAKE [unset]: 1 runs a SCHED_IDLE busy loop on both CPUs meanwhile (see
 #       keep_awake in bench/started.sh: a VM whose idle vCPUs halt wakes them slowly; on a
 #       VM that does not, the loops slow both sides down: try a short run each way first)
@@ -69,6 +75,7 @@ LATENCY_DURATION=${LATENCY_DURATION:-10s}
 IDLE_CONNS=${IDLE_CONNS:-18000}
 IDLE_RATE=${IDLE_RATE:-2}
 IDLE_WARMUP=${IDLE_WARMUP:-}
+READER_NICE=${READER_NICE:-0}
 SRC=${SRC:-127.0.0.1-127.0.0.4}
 SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
@@ -88,6 +95,7 @@ die() {
 [[ -x $BENCH ]] || die "no bench client at $BENCH (build it, or set BENCH)"
 [[ -x $PYTHON ]] || die "$PYTHON is needed to read the JSON results"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number"
+[[ $READER_NICE =~ ^([0-9]|1[0-9])$ ]] || die "READER_NICE is a nice value of 0-19"
 command -v taskset >/dev/null || die "taskset (util-linux) is needed"
 for s in $SCENARIOS; do
     case $s in
@@ -132,19 +140,19 @@ run_one() {
     local common=(fanout --url "ws://$SRV_WS/ws?user=bench" --channel room --size "$SIZE"
         --server-pid "$SRV_PID" --json "$WORK/results/$tag.json" --quiet --drain-timeout 10s)
     local api=--publish-url=http://$SRV_API/api/publish
-    local args
+    local args chat=(--reader-nice "$READER_NICE")
     case $scen in
         http10 | http10@*)
             local shape=${PUBLISH_CONNS}x$PUBLISH_INFLIGHT
             [[ $scen == http10@* ]] && shape=${scen#http10@}
             args=(--conns 10 "$api" --publish-conns "${shape%x*}"
-                --publish-inflight "${shape#*x}" --duration "$DURATION") ;;
+                --publish-inflight "${shape#*x}" --duration "$DURATION" "${chat[@]}") ;;
         tcp10) args=(--conns 10 --publish-tcp "$SRV_PUB" --publish-conns "$PUBLISH_CONNS"
-            --delivery-window "$TCP_WINDOW" --duration "$DURATION") ;;
+            --delivery-window "$TCP_WINDOW" --duration "$DURATION" "${chat[@]}") ;;
         rooms | roomszipf)
             args=(--conns "$ROOMS_SUBS" --channels "$ROOMS" --src "$SRC" "$api"
                 --publish-conns "$PUBLISH_CONNS" --publish-inflight "$PUBLISH_INFLIGHT"
-                --duration "$DURATION")
+                --duration "$DURATION" "${chat[@]}")
             [[ $scen == roomszipf ]] && args+=(--zipf 1) ;;
         fanout10k) args=(--conns "$FANOUT_BIG" --src "$SRC" "$api" --duration "$DURATION") ;;
         fanout1k) args=(--conns "$FANOUT_SMALL" "$api" --duration "$DURATION") ;;
