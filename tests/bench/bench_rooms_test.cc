@@ -139,9 +139,10 @@ TEST(BenchRoomsTest, TcpPublisherIsPipelinedAndConfirmedByPong) {
 }
 
 // The TCP protocol answers nothing per message, so its publishers can outrun the subscribers:
-// against a gateway that holds only 16 KiB per socket, 50,000 pipelined publishes cut every
-// subscriber off as a slow consumer; with --delivery-window 64 the same run is held to what
-// the subscribers read and loses nothing.
+// against a gateway that holds only 16 KiB per socket, 50,000 pipelined publishes to readers
+// held back (--reader-nice 19: they yield the CPU to the publishers) cut subscribers off as
+// slow consumers; with --delivery-window 64 the same run is held to what the subscribers read
+// and loses nothing.
 TEST(BenchRoomsTest, DeliveryWindowHoldsTcpPublishersToWhatSubscribersRead) {
   std::string error;
   auto server = TestServer::start(
@@ -153,10 +154,10 @@ TEST(BenchRoomsTest, DeliveryWindowHoldsTcpPublishersToWhatSubscribersRead) {
   auto runWith = [&](const std::string& window, const std::string& json) {
     BenchRun run =
         runBench(plus(roomsArgs(*server, json),
-                      {"--conns", "4", "--messages", "50000", "--duration", "30s",
-                       "--publish-conns", "2", "--delivery-window", window, "--publish-tcp",
-                       "127.0.0.1:" + std::to_string(server->publishPort())}),
-                 seconds(90));
+                      {"--conns", "4", "--messages", "50000", "--duration", "60s",
+                       "--publish-conns", "2", "--delivery-window", window, "--reader-nice", "19",
+                       "--publish-tcp", "127.0.0.1:" + std::to_string(server->publishPort())}),
+                 seconds(150));
     EXPECT_EQ(run.exitCode, 0) << run.out << run.err;
     return readFile(json);
   };
