@@ -140,7 +140,8 @@ run_one() {
     local common=(fanout --url "ws://$SRV_WS/ws?user=bench" --channel room --size "$SIZE"
         --server-pid "$SRV_PID" --json "$WORK/results/$tag.json" --quiet --drain-timeout 10s)
     local api=--publish-url=http://$SRV_API/api/publish
-    local args chat=(--reader-nice "$READER_NICE")
+    local args chat=()
+    ((READER_NICE == 0)) || chat=(--reader-nice "$READER_NICE")
     case $scen in
         http10 | http10@*)
             local shape=${PUBLISH_CONNS}x$PUBLISH_INFLIGHT

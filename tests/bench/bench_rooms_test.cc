@@ -77,9 +77,9 @@ TEST(BenchRoomsTest, ChannelsSpreadSubscribersAndEachRoomGetsOnlyItsOwnMessages)
 }
 
 // --reader-nice: the subscriber worker processes run at that nice value (read back from the
-// workers, not echoed from the option), the publishers at the parent's; a default run
-// leaves the readers alone. Nothing is lost either way.
-TEST(BenchRoomsTest, ReaderNiceLowersOnlyTheReadersPriority) {
+// workers, not echoed from the option, and named in the text report); a default run leaves
+// them alone. Nothing is lost either way.
+TEST(BenchRoomsTest, ReaderNiceReachesTheWorkersAndIsReadBack) {
   auto server = startGateway();
   ASSERT_NE(server, nullptr);
   auto runWith = [&](const std::vector<std::string>& extra, const std::string& name) {
